@@ -1,0 +1,41 @@
+# Every target installs what it needs from the lock file first; a fresh machine needs only
+# Python 3.11+, Node.js and a PostgreSQL server.
+SHELL := /bin/bash
+PYTHON ?= python3
+UV_VERSION := 0.13.8
+TOOLS := .tools
+UV := $(TOOLS)/bin/uv
+VENV := .venv
+BIN := $(VENV)/bin
+export UV_PYTHON_DOWNLOADS := never
+export JSII_SILENCE_WARNING_DEPRECATED_NODE_VERSION := 1
+export DAGSTER_DISABLE_TELEMETRY := true
+
+.PHONY: install test lint format demo ui synth api bench clean
+
+$(UV):
+	$(PYTHON) -m venv $(TOOLS)
+	$(TOOLS)/bin/pip install --quiet --disable-pip-version-check uv==$(UV_VERSION)
+
+$(VENV)/.synced: $(UV) pyproject.toml uv.lock
+	$(UV) sync --frozen --all-extras --all-groups --python $(PYTHON)
+	touch $@
+
+install: $(VENV)/.synced
+
+lint: install
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+
+format: install
+	$(BIN)/ruff check --fix .
+	$(BIN)/ruff format .
+
+## The test suite: lint, then every test (PostgreSQL is started first if it is down).
+test: install
+	bash scripts/ensure-postgres.sh
+	$(BIN)/ruff check .
+	$(BIN)/pytest
+
+clean:
+	rm -rf $(VENV) $(TOOLS) infra_cdk/cdk.out .pytest_cache .ruff_cache .demo

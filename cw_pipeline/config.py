@@ -1,0 +1,127 @@
+"""The pipeline's configuration contract, read from the environment in one place.
+
+| variable | meaning | default |
+| --- | --- | --- |
+| ``CW_ENV`` | environment suffix of every resource name | ``dev`` |
+| ``CW_METRICS_TABLE`` | DynamoDB table of aggregates and evaluations | ``cw-analytics-{env}-metrics`` |
+| ``CW_ALERTS_TOPIC_ARN`` | SNS topic for alert transitions; empty sends none | empty |
+| ``CW_API_NAMES`` | API Gateway ``ApiName`` values, comma-separated | ``cw-analytics-{env}-api`` |
+| ``CW_FUNCTION_NAMES`` | Lambda ``FunctionName`` values | ``cw-analytics-{env}-api-handler`` |
+| ``CW_DB_INSTANCE_IDS`` | RDS ``DBInstanceIdentifier`` values | ``cw-analytics-{env}-db`` |
+| ``CW_SETTLE_SECONDS`` | how long after a window ends before it is pulled | ``120`` |
+| ``CW_LOOKBACK_WINDOWS`` | earlier windows re-read by each scheduled run | ``1`` |
+| ``CW_RETENTION_DAYS`` | item TTL, counted from the window start | ``90`` |
+| ``CW_MAX_BACKFILL_WINDOWS`` | the most windows one run may cover | ``4032`` (14 days) |
+
+Where calls go (region, endpoint, credentials) is left to the standard AWS configuration
+(``AWS_REGION``, ``AWS_ENDPOINT_URL``, profiles); nothing here names an endpoint.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass
+
+from cw_pipeline import naming
+from cw_pipeline.catalog import SERVICES, Service
+
+
+class ConfigurationError(ValueError):
+    """A configuration value is missing or malformed; the message names the variable."""
+
+
+@dataclass(frozen=True)
+class MonitoredResource:
+    service: Service
+    name: str  # the value of the service's CloudWatch dimension
+
+    @property
+    def pk(self) -> str:
+        return naming.aggregate_pk(self.service.value, self.name)
+
+
+@dataclass(frozen=True)
+class Settings:
+    env: str
+    metrics_table: str
+    alerts_topic_arn: str
+    resources: tuple[MonitoredResource, ...]
+    settle_seconds: int = 120
+    lookback_windows: int = 1
+    retention_days: int = 90
+    max_backfill_windows: int = 4032
+
+    @classmethod
+    def from_env(cls, environ: Mapping[str, str] | None = None) -> Settings:
+        environ = os.environ if environ is None else environ
+        try:
+            env = naming.validate_env(environ.get("CW_ENV", "dev").strip() or "dev")
+        except ValueError as error:
+            raise ConfigurationError(f"CW_ENV: {error}") from error
+        defaults = {
+            Service.APIGATEWAY: naming.resource_name(env, naming.API),
+            Service.LAMBDA: naming.resource_name(env, naming.API_FUNCTION),
+            Service.RDS: naming.resource_name(env, naming.DATABASE),
+        }
+        resources = tuple(
+            MonitoredResource(service, name)
+            for service, spec in SERVICES.items()
+            for name in _names(environ, spec.config_variable, defaults[service])
+        )
+        return cls(
+            env=env,
+            metrics_table=environ.get("CW_METRICS_TABLE", "").strip()
+            or naming.resource_name(env, naming.METRICS_TABLE),
+            alerts_topic_arn=environ.get("CW_ALERTS_TOPIC_ARN", "").strip(),
+            resources=resources,
+            settle_seconds=_integer(environ, "CW_SETTLE_SECONDS", 120, minimum=0),
+            lookback_windows=_integer(environ, "CW_LOOKBACK_WINDOWS", 1, minimum=0),
+            retention_days=_integer(environ, "CW_RETENTION_DAYS", 90, minimum=1),
+            max_backfill_windows=_integer(environ, "CW_MAX_BACKFILL_WINDOWS", 4032, minimum=1),
+        )
+
+    def as_environment(self) -> dict[str, str]:
+        """The same settings as the environment variables `from_env` reads (CDK and the demo use this)."""
+        by_service = {spec.config_variable: [] for spec in SERVICES.values()}
+        for resource in self.resources:
+            by_service[SERVICES[resource.service].config_variable].append(resource.name)
+        return {
+            "CW_ENV": self.env,
+            "CW_METRICS_TABLE": self.metrics_table,
+            "CW_ALERTS_TOPIC_ARN": self.alerts_topic_arn,
+            **{variable: ",".join(names) for variable, names in by_service.items()},
+            "CW_SETTLE_SECONDS": str(self.settle_seconds),
+            "CW_LOOKBACK_WINDOWS": str(self.lookback_windows),
+            "CW_RETENTION_DAYS": str(self.retention_days),
+            "CW_MAX_BACKFILL_WINDOWS": str(self.max_backfill_windows),
+        }
+
+
+def _names(environ: Mapping[str, str], variable: str, default: str) -> tuple[str, ...]:
+    raw = environ.get(variable)
+    if raw is None:
+        return (default,)
+    names = tuple(dict.fromkeys(part.strip() for part in raw.split(",") if part.strip()))
+    for name in names:
+        if len(name) > 255 or any(ch.isspace() for ch in name):
+            raise ConfigurationError(
+                f"{variable}: {name!r} is not a CloudWatch dimension value; expected comma-separated "
+                "names without spaces, at most 255 characters each"
+            )
+    return names
+
+
+def _integer(environ: Mapping[str, str], variable: str, default: int, minimum: int) -> int:
+    raw = environ.get(variable, "").strip()
+    if not raw:
+        return default
+    try:
+        value = int(raw)
+    except ValueError:
+        raise ConfigurationError(
+            f"{variable}={raw!r} is not a whole number; expected e.g. {default}"
+        ) from None
+    if value < minimum:
+        raise ConfigurationError(f"{variable}={value} is below its minimum {minimum}")
+    return value

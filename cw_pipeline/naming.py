@@ -1,0 +1,62 @@
+"""One naming function per kind of name: AWS resources, DynamoDB keys.
+
+Every named AWS resource is ``cw-analytics-{env}-{resource}`` so that environments coexist in one
+account; the CDK app, the local emulator and the pipeline's defaults all call `resource_name`.
+"""
+
+from __future__ import annotations
+
+import re
+from datetime import UTC, datetime
+
+PROJECT = "cw-analytics"
+
+_ENV_PATTERN = re.compile(r"^[a-z][a-z0-9-]{0,15}$")
+
+# The short names of the resources the project creates, in one place.
+METRICS_TABLE = "metrics"
+ALERTS_TOPIC = "alerts"
+API = "api"
+API_FUNCTION = "api-handler"
+AGGREGATOR_FUNCTION = "aggregator"
+DATABASE = "db"
+DASHBOARD = "dashboard"
+
+# The sort key (and window_start/window_end) format of every item the pipeline writes.
+WINDOW_SK_FORMAT = "%Y-%m-%dT%H:%M:%SZ"
+
+
+def validate_env(env: str) -> str:
+    """Return ``env`` if it can be part of every resource name, else raise ValueError saying why."""
+    if not _ENV_PATTERN.match(env):
+        raise ValueError(
+            f"environment suffix {env!r} is not usable in resource names: expected 1-16 characters, "
+            "lower-case letters, digits and '-', starting with a letter (for example 'dev' or 'qa')"
+        )
+    return env
+
+
+def resource_name(env: str, resource: str) -> str:
+    """``cw-analytics-{env}-{resource}``, e.g. ``resource_name("dev", "api") == "cw-analytics-dev-api"``."""
+    return f"{PROJECT}-{validate_env(env)}-{resource}"
+
+
+def window_sk(window_start: datetime) -> str:
+    """The sort key of a window: its UTC start as ``YYYY-MM-DDTHH:MM:SSZ``."""
+    if window_start.tzinfo is None:
+        raise ValueError(f"window start {window_start!r} has no time zone; expected an aware UTC datetime")
+    return window_start.astimezone(UTC).strftime(WINDOW_SK_FORMAT)
+
+
+def parse_window_sk(sk: str) -> datetime:
+    return datetime.strptime(sk, WINDOW_SK_FORMAT).replace(tzinfo=UTC)
+
+
+def aggregate_pk(service: str, resource: str) -> str:
+    """Partition key of a resource's aggregates: ``{service}#{resource}``."""
+    return f"{service}#{resource}"
+
+
+def evaluation_pk(rule_id: str, resource: str) -> str:
+    """Partition key of a rule's evaluations for one resource: ``alert#{rule_id}#{resource}``."""
+    return f"alert#{rule_id}#{resource}"
