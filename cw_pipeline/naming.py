@@ -60,3 +60,9 @@ def aggregate_pk(service: str, resource: str) -> str:
 def evaluation_pk(rule_id: str, resource: str) -> str:
     """Partition key of a rule's evaluations for one resource: ``alert#{rule_id}#{resource}``."""
     return f"alert#{rule_id}#{resource}"
+
+
+# The metrics table's key schema and TTL attribute: the CDK table and the local emulator's both use these.
+TABLE_PARTITION_KEY = "pk"
+TABLE_SORT_KEY = "sk"
+TABLE_TTL_ATTRIBUTE = "expires_at"
