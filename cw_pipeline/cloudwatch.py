@@ -1,0 +1,116 @@
+"""One generic GetMetricData fetcher over the metric catalog.
+
+The code here sees only query records (a monitored resource and a catalog row); it knows nothing of
+particular metrics. It cuts the queries into batches of at most 500 (the API's limit per call),
+cuts the time range so that no call can exceed 100,800 datapoints, follows ``NextToken``, gives
+each query an index-based id and maps the answers back by id. Queries that come back empty are
+simply absent from the result: what "no datapoint" means is decided by the aggregation.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
+from datetime import datetime
+
+import pandas as pd
+
+from cw_pipeline.catalog import METRICS, MetricSpec
+from cw_pipeline.config import MonitoredResource
+from cw_pipeline.windows import WINDOW, WINDOW_SECONDS, as_utc
+
+MAX_QUERIES_PER_CALL = 500
+MAX_DATAPOINTS_PER_CALL = 100_800
+
+DATAPOINT_COLUMNS = ("service", "resource", "attribute", "window_start", "value")
+
+
+@dataclass(frozen=True)
+class MetricQuery:
+    id: str
+    resource: MonitoredResource
+    metric: MetricSpec
+
+    def as_request(self) -> dict:
+        return {
+            "Id": self.id,
+            "MetricStat": {
+                "Metric": {
+                    "Namespace": self.metric.namespace,
+                    "MetricName": self.metric.metric_name,
+                    "Dimensions": [{"Name": self.metric.dimension_name, "Value": self.resource.name}],
+                },
+                "Period": WINDOW_SECONDS,
+                "Stat": self.metric.statistic,
+            },
+            "ReturnData": True,
+        }
+
+
+@dataclass(frozen=True)
+class FetchResult:
+    datapoints: pd.DataFrame  # one row per (resource, attribute, window) that CloudWatch answered
+    queries: int
+    calls: int
+
+
+def build_queries(resources: Sequence[MonitoredResource]) -> list[MetricQuery]:
+    """Every catalog row for every monitored resource of its service, with ids ``q0``, ``q1``, ..."""
+    pairs = [
+        (resource, spec) for resource in resources for spec in METRICS if spec.service == resource.service
+    ]
+    return [MetricQuery(f"q{index}", resource, spec) for index, (resource, spec) in enumerate(pairs)]
+
+
+def time_slices(start: datetime, end: datetime, queries_in_batch: int) -> Iterator[tuple[datetime, datetime]]:
+    """Cut ``[start, end)`` into whole windows so that one call returns at most 100,800 datapoints."""
+    windows_per_call = max(1, MAX_DATAPOINTS_PER_CALL // max(1, queries_in_batch))
+    step = windows_per_call * WINDOW
+    cursor = start
+    while cursor < end:
+        yield cursor, min(cursor + step, end)
+        cursor += step
+
+
+def fetch(client, queries: Sequence[MetricQuery], start: datetime, end: datetime) -> FetchResult:
+    """Pull every query over the windows in ``[start, end)`` (both on 5-minute marks)."""
+    start, end = as_utc(start), as_utc(end)
+    by_id = {query.id: query for query in queries}
+    rows: list[tuple] = []
+    calls = 0
+    for offset in range(0, len(queries), MAX_QUERIES_PER_CALL):
+        batch = queries[offset : offset + MAX_QUERIES_PER_CALL]
+        requests = [query.as_request() for query in batch]
+        for slice_start, slice_end in time_slices(start, end, len(batch)):
+            pagination: dict = {}
+            while True:
+                response = client.get_metric_data(
+                    MetricDataQueries=requests,
+                    StartTime=slice_start,
+                    EndTime=slice_end,
+                    ScanBy="TimestampAscending",
+                    **pagination,
+                )
+                calls += 1
+                for result in response.get("MetricDataResults", []):
+                    query = by_id.get(result["Id"])
+                    if query is None:
+                        continue
+                    for timestamp, value in zip(
+                        result.get("Timestamps", []), result.get("Values", []), strict=True
+                    ):
+                        moment = as_utc(timestamp)
+                        if value is not None and slice_start <= moment < slice_end:
+                            rows.append(
+                                (query.resource.service.value, query.resource.name, query.metric.attribute,
+                                 moment, float(value))
+                            )  # fmt: skip
+                token = response.get("NextToken")
+                if not token:
+                    break
+                pagination = {"NextToken": token}
+    frame = pd.DataFrame(rows, columns=list(DATAPOINT_COLUMNS))
+    frame["window_start"] = pd.to_datetime(frame["window_start"], utc=True)
+    # A paginated answer can repeat a timestamp; the last word CloudWatch gave wins.
+    frame = frame.drop_duplicates(subset=["service", "resource", "attribute", "window_start"], keep="last")
+    return FetchResult(frame.reset_index(drop=True), len(queries), calls)

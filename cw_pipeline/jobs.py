@@ -1,0 +1,82 @@
+"""Window partitions, the pipeline job and its 5-minute schedule."""
+
+from datetime import datetime
+
+from dagster import (
+    AssetSelection,
+    DefaultScheduleStatus,
+    RunRequest,
+    ScheduleDefinition,
+    ScheduleEvaluationContext,
+    TimeWindowPartitionsDefinition,
+    define_asset_job,
+    schedule,
+)
+
+from cw_pipeline.assets import GROUP
+from cw_pipeline.config import Settings
+from cw_pipeline.windows import (
+    CRON_SCHEDULE,
+    PARTITION_KEY_FORMAT,
+    Window,
+    earliest_pullable_window,
+    settled_windows,
+)
+
+JOB_NAME = "cw_metrics_job"
+PARTITION_RANGE_START_TAG = "dagster/asset_partition_range_start"
+PARTITION_RANGE_END_TAG = "dagster/asset_partition_range_end"
+
+
+def window_partitions(now: datetime) -> TimeWindowPartitionsDefinition:
+    """5-minute UTC partitions from the oldest window CloudWatch still holds at 5-minute resolution.
+
+    Bounded on purpose (~18,000 partitions): a window older than 63 days cannot be re-pulled anyway,
+    and Dagster's UI slows down with very many partitions.
+    """
+    return TimeWindowPartitionsDefinition(
+        start=earliest_pullable_window(now).start,
+        cron_schedule=CRON_SCHEDULE,
+        fmt=PARTITION_KEY_FORMAT,
+        timezone="UTC",
+    )
+
+
+def range_tags(windows: list[Window]) -> dict[str, str]:
+    """Run tags that make one run cover ``windows`` (a single-run backfill of that range)."""
+    return {
+        PARTITION_RANGE_START_TAG: windows[0].partition_key,
+        PARTITION_RANGE_END_TAG: windows[-1].partition_key,
+    }
+
+
+def build_job(partitions_def: TimeWindowPartitionsDefinition):
+    return define_asset_job(
+        JOB_NAME,
+        selection=AssetSelection.groups(GROUP),
+        partitions_def=partitions_def,
+        description="Pull CloudWatch metrics, write aggregates, evaluate the alert rules over windows.",
+    )
+
+
+def build_schedule(job, settings: Settings) -> ScheduleDefinition:
+    """Every 5 minutes, the same windows the production Lambda picks (see `windows.settled_windows`).
+
+    Not `build_schedule_from_partitioned_job`: that would run only the window that just ended, before
+    CloudWatch has its late datapoints, and never re-read the previous windows.
+    """
+
+    @schedule(
+        name="cw_metrics_every_5_minutes",
+        job=job,
+        cron_schedule=CRON_SCHEDULE,
+        execution_timezone="UTC",
+        default_status=DefaultScheduleStatus.STOPPED,
+    )
+    def cw_metrics_every_5_minutes(context: ScheduleEvaluationContext) -> RunRequest:
+        windows = settled_windows(
+            context.scheduled_execution_time, settings.settle_seconds, settings.lookback_windows
+        )
+        return RunRequest(run_key=f"scheduled-{windows[-1].partition_key}", tags=range_tags(windows))
+
+    return cw_metrics_every_5_minutes

@@ -1,0 +1,192 @@
+"""Dagster resources: where the pipeline's I/O lives (CloudWatch reads, the metrics table, SNS).
+
+Built on dagster-aws's `ResourceWithBoto3Configuration`, so region, endpoint, profile and retries are
+configured the dagster-aws way; left unset, boto3's standard configuration (``AWS_REGION`` /
+``AWS_DEFAULT_REGION``, ``AWS_ENDPOINT_URL``, profiles) decides where calls go. Every AWS error is
+re-raised as `AwsCallError`, whose message names the call and the resource it was made on.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import math
+from collections.abc import Iterable, Iterator
+from datetime import datetime
+from decimal import Decimal
+
+import boto3
+from boto3.dynamodb.conditions import Key
+from botocore.exceptions import BotoCoreError, ClientError
+from dagster import ConfigurableResource
+from dagster_aws.utils import ResourceWithBoto3Configuration, construct_boto_client_retry_config
+from pydantic import Field
+
+from cw_pipeline import naming
+from cw_pipeline.catalog import SERVICES, Service
+from cw_pipeline.cloudwatch import FetchResult, MetricQuery, fetch
+from cw_pipeline.config import MonitoredResource, Settings
+
+
+class AwsCallError(RuntimeError):
+    """An AWS call failed; the message says which call, on what, and what AWS answered."""
+
+
+@contextlib.contextmanager
+def aws_call(call: str, target: str) -> Iterator[None]:
+    try:
+        yield
+    except ClientError as error:
+        code = error.response.get("Error", {}).get("Code", "Unknown")
+        text = error.response.get("Error", {}).get("Message", str(error))
+        raise AwsCallError(f"{call} on {target} failed: {code}: {text}") from error
+    except BotoCoreError as error:
+        raise AwsCallError(f"{call} on {target} failed: {error}") from error
+
+
+class _Boto3Resource(ResourceWithBoto3Configuration):
+    def _session(self) -> boto3.session.Session:
+        return boto3.session.Session(profile_name=self.profile_name)
+
+    def _options(self) -> dict:
+        return {
+            "region_name": self.region_name,
+            "endpoint_url": self.endpoint_url,
+            "use_ssl": self.use_ssl,
+            "verify": self.verify,
+            "aws_access_key_id": self.aws_access_key_id,
+            "aws_secret_access_key": self.aws_secret_access_key,
+            "aws_session_token": self.aws_session_token,
+            "config": construct_boto_client_retry_config(self.max_attempts),
+        }
+
+    def client(self, service_name: str):
+        return self._session().client(service_name, **self._options())
+
+
+class MonitoredResources(ConfigurableResource):
+    """Which APIs, functions and database instances are watched (``CW_API_NAMES`` and siblings)."""
+
+    api_names: list[str] = Field(default_factory=list)
+    function_names: list[str] = Field(default_factory=list)
+    db_instance_ids: list[str] = Field(default_factory=list)
+
+    @classmethod
+    def from_settings(cls, settings: Settings) -> MonitoredResources:
+        def names(service: Service) -> list[str]:
+            return [r.name for r in settings.resources if r.service is service]
+
+        return cls(
+            api_names=names(Service.APIGATEWAY),
+            function_names=names(Service.LAMBDA),
+            db_instance_ids=names(Service.RDS),
+        )
+
+    def resources(self) -> list[MonitoredResource]:
+        by_service = {
+            Service.APIGATEWAY: self.api_names,
+            Service.LAMBDA: self.function_names,
+            Service.RDS: self.db_instance_ids,
+        }
+        return [MonitoredResource(service, name) for service in SERVICES for name in by_service[service]]
+
+
+class CloudWatchMetrics(_Boto3Resource):
+    """Reads metric statistics with GetMetricData (``cloudwatch:GetMetricData`` is all it needs)."""
+
+    def fetch(self, queries: list[MetricQuery], start: datetime, end: datetime) -> FetchResult:
+        with aws_call("CloudWatch GetMetricData", f"{len(queries)} queries from {start} to {end}"):
+            return fetch(self.client("cloudwatch"), queries, start, end)
+
+
+class MetricStore(_Boto3Resource):
+    """The DynamoDB table of aggregates and evaluations (the README's data contract).
+
+    Writes go through boto3's batch writer: BatchWriteItem with 25 items a call, ``UnprocessedItems``
+    retried, and duplicate keys in one batch collapsed. Keys are deterministic, so writing the same
+    window again overwrites it: re-runs and backfills are idempotent.
+    """
+
+    table_name: str
+    retention_days: int = 90
+
+    def _table(self):
+        return self._session().resource("dynamodb", **self._options()).Table(self.table_name)
+
+    def write(self, items: Iterable[dict]) -> int:
+        """Write ``items``; returns the number of BatchWriteItem calls made."""
+        table = self._table()
+        calls = 0
+
+        def count(**_kwargs) -> None:
+            nonlocal calls
+            calls += 1
+
+        table.meta.client.meta.events.register("before-call.dynamodb.BatchWriteItem", count)
+        with (
+            aws_call("DynamoDB BatchWriteItem", f"table {self.table_name}"),
+            table.batch_writer(
+                overwrite_by_pkeys=[naming.TABLE_PARTITION_KEY, naming.TABLE_SORT_KEY]
+            ) as batch,
+        ):
+            for item in items:
+                batch.put_item(Item=_to_dynamodb(item))
+        return calls
+
+    def query_range(self, pk: str, first_sk: str, last_sk: str) -> list[dict]:
+        """Items of one partition whose sort key is in ``[first_sk, last_sk]``, numbers as floats."""
+        table = self._table()
+        items: list[dict] = []
+        condition = Key(naming.TABLE_PARTITION_KEY).eq(pk) & Key(naming.TABLE_SORT_KEY).between(
+            first_sk, last_sk
+        )
+        request: dict = {"KeyConditionExpression": condition, "ConsistentRead": True}
+        with aws_call("DynamoDB Query", f"table {self.table_name}, pk {pk}"):
+            while True:
+                page = table.query(**request)
+                items.extend(_from_dynamodb(item) for item in page.get("Items", []))
+                if "LastEvaluatedKey" not in page:
+                    return items
+                request["ExclusiveStartKey"] = page["LastEvaluatedKey"]
+
+
+class AlertNotifier(_Boto3Resource):
+    """Publishes alert transitions to the SNS topic; with no topic ARN, notifications are off."""
+
+    topic_arn: str = ""
+    env: str = "dev"
+
+    @property
+    def enabled(self) -> bool:
+        return bool(self.topic_arn)
+
+    def publish(self, subject: str, message: dict, rule_id: str, state: str) -> str | None:
+        if not self.enabled:
+            return None
+        attributes = {"source": "cw-pipeline", "rule_id": rule_id, "state": state, "env": self.env}
+        with aws_call("SNS Publish", f"topic {self.topic_arn}"):
+            response = self.client("sns").publish(
+                TopicArn=self.topic_arn,
+                Subject=subject,
+                Message=json.dumps(message, sort_keys=True),
+                MessageAttributes={
+                    name: {"DataType": "String", "StringValue": value} for name, value in attributes.items()
+                },
+            )
+        return response["MessageId"]
+
+
+def _to_dynamodb(item: dict) -> dict:
+    """Floats as DynamoDB numbers (Decimal); integral values stored as integers."""
+    converted = {}
+    for name, value in item.items():
+        if isinstance(value, float):
+            if math.isnan(value) or math.isinf(value):
+                raise ValueError(f"attribute {name!r} of item {item.get('pk')}/{item.get('sk')} is {value}")
+            value = int(value) if value.is_integer() else Decimal(repr(value))
+        converted[name] = value
+    return converted
+
+
+def _from_dynamodb(item: dict) -> dict:
+    return {name: float(value) if isinstance(value, Decimal) else value for name, value in item.items()}
