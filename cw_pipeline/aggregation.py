@@ -39,9 +39,7 @@ def aggregate(
             value=[v * scales[(s, a)] for s, a, v in zip(datapoints["service"], datapoints["attribute"],
                                                           datapoints["value"], strict=True)]
         )  # fmt: skip
-        pivot = scaled.pivot_table(
-            index=list(KEY_COLUMNS), columns="attribute", values="value", aggfunc="last"
-        )
+        pivot = scaled.pivot_table(index=list(KEY_COLUMNS), columns="attribute", values="value", aggfunc="last")
         wide = grid.merge(pivot.reset_index(), on=list(KEY_COLUMNS), how="left")
     for metric in METRICS:
         if metric.attribute not in wide.columns:
@@ -60,9 +58,7 @@ def aggregate(
     return wide.sort_values(list(KEY_COLUMNS)).reset_index(drop=True)
 
 
-def aggregate_items(
-    aggregates: pd.DataFrame, run_id: str, collected_at: datetime, retention_days: int
-) -> list[dict]:
+def aggregate_items(aggregates: pd.DataFrame, run_id: str, collected_at: datetime, retention_days: int) -> list[dict]:
     """The aggregates as items of the metrics table (the README's data contract), absent values left out."""
     items = []
     for row in aggregates.to_dict("records"):

@@ -55,9 +55,7 @@ def run_windows(context: AssetExecutionContext) -> list[Window]:
 
 
 def _preview(frame: pd.DataFrame) -> MetadataValue:
-    return MetadataValue.md(
-        frame.head(PREVIEW_ROWS).to_markdown(index=False) if not frame.empty else "(empty)"
-    )
+    return MetadataValue.md(frame.head(PREVIEW_ROWS).to_markdown(index=False) if not frame.empty else "(empty)")
 
 
 def _window_metadata(windows: list[Window]) -> dict:
@@ -85,9 +83,7 @@ def build_assets(partitions_def: PartitionsDefinition) -> list[AssetsDefinition]
         queries = build_queries(resources)
         result = cloudwatch.fetch(queries, windows[0].start, windows[-1].end)
         answered = set(zip(result.datapoints["service"], result.datapoints["resource"], strict=True))
-        silent = [
-            f"{r.service.value}:{r.name}" for r in resources if (r.service.value, r.name) not in answered
-        ]
+        silent = [f"{r.service.value}:{r.name}" for r in resources if (r.service.value, r.name) not in answered]
         if silent:
             context.log.warning(
                 f"no CloudWatch datapoints for {', '.join(silent)} in {len(windows)} window(s): check the "
@@ -134,8 +130,7 @@ def build_assets(partitions_def: PartitionsDefinition) -> list[AssetsDefinition]
     @asset(
         kinds={"dynamodb", "sns"},
         check_specs=[
-            AssetCheckSpec(rule.rule_id, asset="alert_evaluations", description=rule.description)
-            for rule in RULES
+            AssetCheckSpec(rule.rule_id, asset="alert_evaluations", description=rule.description) for rule in RULES
         ],
         **common,
     )
@@ -153,9 +148,7 @@ def build_assets(partitions_def: PartitionsDefinition) -> list[AssetsDefinition]
         pairs = {
             (rule, resource)
             for rule in RULES
-            for resource in metric_aggregates.loc[
-                metric_aggregates["service"] == rule.service.value, "resource"
-            ]
+            for resource in metric_aggregates.loc[metric_aggregates["service"] == rule.service.value, "resource"]
         }
         for rule, resource in sorted(pairs, key=lambda pair: (pair[0].rule_id, pair[1])):
             pk = naming.evaluation_pk(rule.rule_id, resource)

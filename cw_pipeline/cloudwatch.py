@@ -56,9 +56,7 @@ class FetchResult:
 
 def build_queries(resources: Sequence[MonitoredResource]) -> list[MetricQuery]:
     """Every catalog row for every monitored resource of its service, with ids ``q0``, ``q1``, ..."""
-    pairs = [
-        (resource, spec) for resource in resources for spec in METRICS if spec.service == resource.service
-    ]
+    pairs = [(resource, spec) for resource in resources for spec in METRICS if spec.service == resource.service]
     return [MetricQuery(f"q{index}", resource, spec) for index, (resource, spec) in enumerate(pairs)]
 
 
@@ -96,9 +94,7 @@ def fetch(client, queries: Sequence[MetricQuery], start: datetime, end: datetime
                     query = by_id.get(result["Id"])
                     if query is None:
                         continue
-                    for timestamp, value in zip(
-                        result.get("Timestamps", []), result.get("Values", []), strict=True
-                    ):
+                    for timestamp, value in zip(result.get("Timestamps", []), result.get("Values", []), strict=True):
                         moment = as_utc(timestamp)
                         if value is not None and slice_start <= moment < slice_end:
                             rows.append(

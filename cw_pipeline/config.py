@@ -119,9 +119,7 @@ def _integer(environ: Mapping[str, str], variable: str, default: int, minimum: i
     try:
         value = int(raw)
     except ValueError:
-        raise ConfigurationError(
-            f"{variable}={raw!r} is not a whole number; expected e.g. {default}"
-        ) from None
+        raise ConfigurationError(f"{variable}={raw!r} is not a whole number; expected e.g. {default}") from None
     if value < minimum:
         raise ConfigurationError(f"{variable}={value} is below its minimum {minimum}")
     return value

@@ -39,9 +39,7 @@ def build_definitions(
             "metric_store": MetricStore(
                 region_name=region, table_name=settings.metrics_table, retention_days=settings.retention_days
             ),
-            "notifier": AlertNotifier(
-                region_name=region, topic_arn=settings.alerts_topic_arn, env=settings.env
-            ),
+            "notifier": AlertNotifier(region_name=region, topic_arn=settings.alerts_topic_arn, env=settings.env),
             "monitored": MonitoredResources.from_settings(settings),
             "clock": PipelineClock(fixed_time=fixed_clock.isoformat() if fixed_clock else None),
             "window_frames": WindowFrameIOManager(base_dir=base),

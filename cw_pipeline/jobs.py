@@ -74,9 +74,7 @@ def build_schedule(job, settings: Settings) -> ScheduleDefinition:
         default_status=DefaultScheduleStatus.STOPPED,
     )
     def cw_metrics_every_5_minutes(context: ScheduleEvaluationContext) -> RunRequest:
-        windows = settled_windows(
-            context.scheduled_execution_time, settings.settle_seconds, settings.lookback_windows
-        )
+        windows = settled_windows(context.scheduled_execution_time, settings.settle_seconds, settings.lookback_windows)
         return RunRequest(run_key=f"scheduled-{windows[-1].partition_key}", tags=range_tags(windows))
 
     return cw_metrics_every_5_minutes

@@ -125,9 +125,7 @@ class MetricStore(_Boto3Resource):
         table.meta.client.meta.events.register("before-call.dynamodb.BatchWriteItem", count)
         with (
             aws_call("DynamoDB BatchWriteItem", f"table {self.table_name}"),
-            table.batch_writer(
-                overwrite_by_pkeys=[naming.TABLE_PARTITION_KEY, naming.TABLE_SORT_KEY]
-            ) as batch,
+            table.batch_writer(overwrite_by_pkeys=[naming.TABLE_PARTITION_KEY, naming.TABLE_SORT_KEY]) as batch,
         ):
             for item in items:
                 batch.put_item(Item=_to_dynamodb(item))
@@ -137,9 +135,7 @@ class MetricStore(_Boto3Resource):
         """Items of one partition whose sort key is in ``[first_sk, last_sk]``, numbers as floats."""
         table = self._table()
         items: list[dict] = []
-        condition = Key(naming.TABLE_PARTITION_KEY).eq(pk) & Key(naming.TABLE_SORT_KEY).between(
-            first_sk, last_sk
-        )
+        condition = Key(naming.TABLE_PARTITION_KEY).eq(pk) & Key(naming.TABLE_SORT_KEY).between(first_sk, last_sk)
         request: dict = {"KeyConditionExpression": condition, "ConsistentRead": True}
         with aws_call("DynamoDB Query", f"table {self.table_name}, pk {pk}"):
             while True:

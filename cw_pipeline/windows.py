@@ -46,8 +46,7 @@ class Window:
             start = datetime.strptime(key, PARTITION_KEY_FORMAT).replace(tzinfo=UTC)
         except ValueError as error:
             raise ValueError(
-                f"partition key {key!r} is not a window: expected {PARTITION_KEY_FORMAT!r}, "
-                "e.g. '2026-11-25-12:05'"
+                f"partition key {key!r} is not a window: expected {PARTITION_KEY_FORMAT!r}, e.g. '2026-11-25-12:05'"
             ) from error
         return cls(start)
 
