@@ -50,9 +50,7 @@ def provision(session, env: str = "dev") -> ProvisionedResources:
 
     sqs = session.client("sqs")
     queue_url = sqs.create_queue(QueueName=naming.resource_name(env, ALERTS_INBOX_QUEUE))["QueueUrl"]
-    queue_arn = sqs.get_queue_attributes(QueueUrl=queue_url, AttributeNames=["QueueArn"])["Attributes"][
-        "QueueArn"
-    ]
+    queue_arn = sqs.get_queue_attributes(QueueUrl=queue_url, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
     subscribed = {s["Endpoint"] for s in sns.list_subscriptions_by_topic(TopicArn=topic_arn)["Subscriptions"]}
     if queue_arn not in subscribed:
         sns.subscribe(TopicArn=topic_arn, Protocol="sqs", Endpoint=queue_arn)
@@ -75,8 +73,7 @@ def read_notifications(session, queue_url: str, max_batches: int = 50) -> list[d
                     "subject": envelope.get("Subject"),
                     "message": json.loads(envelope["Message"]),
                     "attributes": {
-                        name: attribute["Value"]
-                        for name, attribute in envelope.get("MessageAttributes", {}).items()
+                        name: attribute["Value"] for name, attribute in envelope.get("MessageAttributes", {}).items()
                     },
                 }
             )
