@@ -39,3 +39,13 @@ test: install
 
 clean:
 	rm -rf $(VENV) $(TOOLS) infra_cdk/cdk.out .pytest_cache .ruff_cache .demo
+
+## The interactions API on http://127.0.0.1:8080 (the Lambda handler behind a local HTTP server).
+api: install
+	bash scripts/ensure-postgres.sh
+	PYTHONPATH=infra_cdk/functions/api $(BIN)/python -m interactions_api.local_server
+
+## Load benchmark of the API handler against the local PostgreSQL (prints p50/p99 and throughput).
+bench-api: install
+	bash scripts/ensure-postgres.sh
+	$(BIN)/python bench/api_load.py
