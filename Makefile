@@ -49,3 +49,15 @@ api: install
 bench-api: install
 	bash scripts/ensure-postgres.sh
 	$(BIN)/python bench/api_load.py
+
+## Synthesize the CDK app offline (no cdk CLI, Docker or AWS account needed) into infra_cdk/cdk.out,
+## cdk-nag included, then cfn-lint the templates: make synth [ENV_NAME=qa] [ALERT_EMAIL=ops@example.com]
+ENV_NAME ?= dev
+synth: install
+	cd infra_cdk && ../$(BIN)/python app.py -c env=$(ENV_NAME) $(if $(ALERT_EMAIL),-c alertEmail=$(ALERT_EMAIL)) --output cdk.out
+	$(BIN)/cfn-lint --non-zero-exit-code error infra_cdk/cdk.out/*.template.json
+
+## Cold start of the aggregator Lambda (import + first run, fresh processes, in-process moto): see docs/lambda.md.
+.PHONY: bench-cold-start
+bench-cold-start: install
+	$(BIN)/python bench/cold_start.py --samples 5

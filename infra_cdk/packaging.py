@@ -1,0 +1,98 @@
+"""How the two Lambdas are packaged: container images, fingerprinted at synth, built only at deploy.
+
+No Docker engine runs at synth or in the tests: CDK hashes each image's build context into the asset
+hash and the CLI builds and pushes the image when it deploys. The aggregator's image is built from
+the repository root (its ``Dockerfile`` belongs to the Lambda-runtime issue); the API's from
+``infra_cdk/functions/api`` with the Dockerfile there, which installs that directory's
+``requirements.txt``: pyproject's ``api`` extra pinned to ``uv.lock`` (``api_requirements`` computes
+that list, and a test holds the file to it).
+"""
+
+from __future__ import annotations
+
+import re
+import tomllib
+from functools import cache
+from pathlib import Path
+
+from aws_cdk import IgnoreMode
+from aws_cdk import aws_ecr_assets as ecr_assets
+from aws_cdk import aws_lambda as lambda_
+
+REPO_ROOT = Path(__file__).resolve().parent.parent
+API_DIR = REPO_ROOT / "infra_cdk" / "functions" / "api"
+
+AGGREGATOR_HANDLER = "cw_pipeline.lambda_handler.handler"
+API_HANDLER = "interactions_api.app.handler"
+PLATFORM = ecr_assets.Platform.LINUX_AMD64
+ARCHITECTURE = lambda_.Architecture.X86_64
+
+# Never part of the aggregator's build context nor of its fingerprint (synth stays fast): the local
+# toolchain, caches, synth output and everything that is not the pipeline's runtime.
+AGGREGATOR_EXCLUDES = [
+    ".git",
+    ".venv",
+    ".tools",
+    "node_modules",
+    "**/node_modules",
+    "cdk.out",
+    "**/cdk.out",
+    "**/__pycache__",
+    "**/*.pyc",
+    ".pytest_cache",
+    ".ruff_cache",
+    ".demo",
+    ".dagster_home",
+    "infra_cdk",
+    "tests",
+    "docs",
+    "bench",
+]
+API_EXCLUDES = ["tests", "**/__pycache__", "**/*.pyc", ".pytest_cache"]
+
+_NAME = re.compile(r"^\s*([A-Za-z0-9][A-Za-z0-9._-]*)(\[[^\]]*\])?")
+
+
+def _normalize(name: str) -> str:
+    return re.sub(r"[-_.]+", "-", name).lower()
+
+
+@cache
+def api_requirements() -> tuple[str, ...]:
+    """pyproject's ``api`` extra as ``name[extras]==version`` with the versions locked in uv.lock."""
+    project = tomllib.loads((REPO_ROOT / "pyproject.toml").read_text())
+    lock = tomllib.loads((REPO_ROOT / "uv.lock").read_text())
+    locked = {_normalize(p["name"]): p["version"] for p in lock.get("package", []) if "version" in p}
+    pinned = []
+    for requirement in project["project"]["optional-dependencies"]["api"]:
+        match = _NAME.match(requirement)
+        if match is None:
+            raise ValueError(f"cannot read requirement {requirement!r} of pyproject's api extra")
+        name, extras = match.group(1), match.group(2) or ""
+        version = locked.get(_normalize(name))
+        if version is None:
+            raise ValueError(f"{name} (pyproject's api extra) is not in uv.lock: run uv lock")
+        pinned.append(f"{name}{extras}=={version}")
+    return tuple(pinned)
+
+
+def aggregator_code() -> lambda_.DockerImageCode:
+    return lambda_.DockerImageCode.from_image_asset(
+        str(REPO_ROOT),
+        file="Dockerfile",
+        cmd=[AGGREGATOR_HANDLER],
+        platform=PLATFORM,
+        exclude=AGGREGATOR_EXCLUDES,
+        ignore_mode=IgnoreMode.GLOB,
+    )
+
+
+def api_code() -> lambda_.DockerImageCode:
+    return lambda_.DockerImageCode.from_image_asset(
+        str(API_DIR),
+        file="Dockerfile",
+        cmd=[API_HANDLER],
+        platform=PLATFORM,
+        exclude=API_EXCLUDES,
+        ignore_mode=IgnoreMode.GLOB,
+    )

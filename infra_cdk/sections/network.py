@@ -1,0 +1,104 @@
+"""Network architecture: VPC over two AZs, public subnets (internet gateway), private subnets, endpoints, flow logs.
+
+The private subnets have no NAT gateway: the Lambdas and the database reach AWS only through VPC
+endpoints (a gateway endpoint for DynamoDB, interface endpoints for CloudWatch, SNS, Secrets Manager
+and KMS), so nothing in them can reach, or be reached from, the internet.
+"""
+
+from __future__ import annotations
+
+from aws_cdk import aws_ec2 as ec2
+from constructs import Construct
+
+from infra_cdk.context import InfraContext
+from infra_cdk.sections.encryption import Encryption
+
+VPC_CIDR = "10.40.0.0/16"
+PRIVATE = ec2.SubnetSelection(subnet_type=ec2.SubnetType.PRIVATE_ISOLATED)
+
+# The AWS APIs the private Lambdas (and RDS Proxy, and secret rotation) call.
+INTERFACE_ENDPOINTS: dict[str, ec2.InterfaceVpcEndpointAwsService] = {
+    "CloudWatch": ec2.InterfaceVpcEndpointAwsService.CLOUDWATCH_MONITORING,
+    "Sns": ec2.InterfaceVpcEndpointAwsService.SNS,
+    "SecretsManager": ec2.InterfaceVpcEndpointAwsService.SECRETS_MANAGER,
+    "Kms": ec2.InterfaceVpcEndpointAwsService.KMS,
+}
+
+
+class Network(Construct):
+    def __init__(self, scope: Construct, construct_id: str, *, ctx: InfraContext, encryption: Encryption) -> None:
+        super().__init__(scope, construct_id)
+        flow_logs = encryption.log_group(self, "FlowLogs", f"/aws/vpc/{ctx.name('vpc')}/flow-logs")
+        self.vpc = ec2.Vpc(
+            self,
+            "Vpc",
+            vpc_name=ctx.name("vpc"),
+            ip_addresses=ec2.IpAddresses.cidr(VPC_CIDR),
+            max_azs=2,
+            nat_gateways=0,
+            subnet_configuration=[
+                ec2.SubnetConfiguration(
+                    name="public",
+                    subnet_type=ec2.SubnetType.PUBLIC,
+                    cidr_mask=24,
+                    map_public_ip_on_launch=False,
+                ),
+                ec2.SubnetConfiguration(name="private", subnet_type=ec2.SubnetType.PRIVATE_ISOLATED, cidr_mask=22),
+            ],
+            # Nothing uses the default security group; restricting it takes a custom-resource Lambda
+            # whose log group could not be made explicit and encrypted.
+            restrict_default_security_group=False,
+            flow_logs={
+                "all": ec2.FlowLogOptions(
+                    destination=ec2.FlowLogDestination.to_cloud_watch_logs(flow_logs),
+                    traffic_type=ec2.FlowLogTrafficType.ALL,
+                )
+            },
+        )
+        self.dynamodb_endpoint = self.vpc.add_gateway_endpoint(
+            "DynamoDb", service=ec2.GatewayVpcEndpointAwsService.DYNAMODB, subnets=[PRIVATE]
+        )
+        # One security group for every interface endpoint: HTTPS from inside the VPC only.
+        self.endpoint_security_group = ec2.SecurityGroup(
+            self,
+            "EndpointSecurityGroup",
+            vpc=self.vpc,
+            security_group_name=ctx.name("endpoints-sg"),
+            description="Interface VPC endpoints: HTTPS from inside the VPC",
+            allow_all_outbound=False,
+        )
+        self.endpoint_security_group.add_ingress_rule(ec2.Peer.ipv4(VPC_CIDR), ec2.Port.tcp(443), "HTTPS from the VPC")
+        self.interface_endpoints = {
+            name: self.vpc.add_interface_endpoint(
+                name,
+                service=service,
+                subnets=PRIVATE,
+                private_dns_enabled=True,
+                security_groups=[self.endpoint_security_group],
+                open=False,
+            )
+            for name, service in INTERFACE_ENDPOINTS.items()
+        }
+
+    def lambda_security_group(
+        self, scope: Construct, construct_id: str, name: str, description: str
+    ) -> ec2.SecurityGroup:
+        """A Lambda's security group: no ingress; egress only HTTPS to the interface endpoints."""
+        group = ec2.SecurityGroup(
+            scope,
+            construct_id,
+            vpc=self.vpc,
+            security_group_name=name,
+            description=description,
+            allow_all_outbound=False,
+        )
+        group.add_egress_rule(
+            ec2.Peer.security_group_id(self.endpoint_security_group.security_group_id),
+            ec2.Port.tcp(443),
+            "HTTPS to the interface VPC endpoints",
+        )
+        return group
+
+    def allow_dynamodb(self, group: ec2.SecurityGroup) -> None:
+        """Egress HTTPS to DynamoDB through the gateway endpoint (its prefix list is region-specific)."""
+        group.add_egress_rule(ec2.Peer.any_ipv4(), ec2.Port.tcp(443), "HTTPS to DynamoDB via the gateway endpoint")

@@ -1,0 +1,193 @@
+"""Data flow steps 3-5 and "Metric Aggregation": the aggregator Lambda, its 5-minute schedule and its DLQ.
+
+EventBridge Scheduler invokes the aggregator (a container image: Dagster + pandas exceed the 250 MB
+zip limit) asynchronously every 5 minutes with ``{"scheduled_time": <aws.scheduler.scheduled-time>}``.
+Delivery failures are retried by the scheduler, function errors by Lambda's asynchronous retries; both
+end in one encrypted dead-letter queue. Reserved concurrency 1: runs never overlap. Its environment is
+the pipeline's own contract, ``cw_pipeline.config.Settings.as_environment()``, filled with the names of
+the resources created here.
+"""
+
+from __future__ import annotations
+
+from aws_cdk import Duration, Stack
+from aws_cdk import aws_iam as iam
+from aws_cdk import aws_lambda as lambda_
+from aws_cdk import aws_scheduler as scheduler
+from aws_cdk import aws_scheduler_targets as targets
+from aws_cdk import aws_sqs as sqs
+from constructs import Construct
+
+from cw_pipeline import naming
+from cw_pipeline.catalog import Service
+from cw_pipeline.config import MonitoredResource, Settings
+from cw_pipeline.windows import WINDOW_SECONDS
+from infra_cdk import packaging
+from infra_cdk.context import InfraContext
+from infra_cdk.nag import acknowledge
+from infra_cdk.sections.encryption import Encryption
+from infra_cdk.sections.network import PRIVATE, Network
+from infra_cdk.sections.notifications import Notifications
+from infra_cdk.sections.storage import Storage
+
+SCHEDULE_RATE = Duration.minutes(WINDOW_SECONDS // 60)  # one run per 5-minute window
+TIMEOUT = Duration.minutes(5)
+MEMORY_MB = 1536
+SCHEDULER_RETRY_ATTEMPTS = 3
+SCHEDULER_MAX_EVENT_AGE = Duration.minutes(10)
+ASYNC_RETRY_ATTEMPTS = 2
+ASYNC_MAX_EVENT_AGE = Duration.hours(1)
+
+# What the pipeline calls: CloudWatch reads, the metrics table, the alerts topic (and the key behind both).
+CLOUDWATCH_ACTIONS = ["cloudwatch:GetMetricData", "cloudwatch:ListMetrics"]
+TABLE_ACTIONS = [
+    "dynamodb:BatchWriteItem",
+    "dynamodb:PutItem",
+    "dynamodb:UpdateItem",
+    "dynamodb:GetItem",
+    "dynamodb:BatchGetItem",
+    "dynamodb:Query",
+    "dynamodb:DescribeTable",
+]
+KEY_ACTIONS = ["kms:Decrypt", "kms:Encrypt", "kms:GenerateDataKey", "kms:DescribeKey"]
+
+
+class Pipeline(Construct):
+    def __init__(
+        self,
+        scope: Construct,
+        construct_id: str,
+        *,
+        ctx: InfraContext,
+        encryption: Encryption,
+        network: Network,
+        storage: Storage,
+        notifications: Notifications,
+        monitored: dict[Service, str],
+    ) -> None:
+        super().__init__(scope, construct_id)
+        self.function_name = ctx.name(naming.AGGREGATOR_FUNCTION)
+
+        self.dead_letter_queue = sqs.Queue(
+            self,
+            "DeadLetterQueue",
+            queue_name=ctx.name("aggregator-dlq"),
+            encryption=sqs.QueueEncryption.KMS,
+            encryption_master_key=encryption.key,
+            enforce_ssl=True,
+            retention_period=Duration.days(14),
+        )
+        acknowledge(
+            self.dead_letter_queue,
+            "SQS3",
+            "This queue is itself the dead-letter queue of the aggregator's schedule and asynchronous "
+            "invocations; an alarm fires as soon as a message lands in it.",
+        )
+
+        self.settings = Settings(
+            env=ctx.env,
+            metrics_table=storage.table.table_name,
+            alerts_topic_arn=notifications.topic.topic_arn,
+            resources=tuple(MonitoredResource(service, name) for service, name in monitored.items()),
+        )
+        self.environment = {
+            **self.settings.as_environment(),
+            "DAGSTER_HOME": "/tmp/dagster_home",
+            "DAGSTER_DISABLE_TELEMETRY": "true",
+            "DAGSTER_TELEMETRY_DISABLED": "true",
+            "POWERTOOLS_SERVICE_NAME": self.function_name,
+            "POWERTOOLS_LOG_LEVEL": "INFO",
+        }
+
+        self.security_group = network.lambda_security_group(
+            self, "FunctionSecurityGroup", ctx.name("aggregator-sg"), "Aggregator Lambda: to the VPC endpoints"
+        )
+        network.allow_dynamodb(self.security_group)
+        self.role = iam.Role(
+            self,
+            "FunctionRole",
+            role_name=ctx.name("aggregator-role"),
+            assumed_by=iam.ServicePrincipal("lambda.amazonaws.com"),
+            description="Aggregator Lambda: CloudWatch reads, the metrics table, the alerts topic, the key",
+            managed_policies=[
+                iam.ManagedPolicy.from_aws_managed_policy_name("service-role/AWSLambdaVPCAccessExecutionRole")
+            ],
+        )
+        self.role.add_to_policy(
+            iam.PolicyStatement(sid="ReadCloudWatchMetrics", actions=CLOUDWATCH_ACTIONS, resources=["*"])
+        )
+        storage.table.grant(self.role, *TABLE_ACTIONS)
+        self.role.add_to_policy(
+            iam.PolicyStatement(sid="PublishAlerts", actions=["sns:Publish"], resources=[notifications.topic.topic_arn])
+        )
+        encryption.key.grant(self.role, *KEY_ACTIONS)
+        acknowledge(
+            self.role,
+            "IAM4[Policy::arn:<AWS::Partition>:iam::aws:policy/service-role/AWSLambdaVPCAccessExecutionRole]",
+            "AWSLambdaVPCAccessExecutionRole is the AWS-maintained minimum a Lambda in a VPC needs to manage "
+            "its network interfaces (ec2:*NetworkInterface* has no resource-level scoping).",
+        )
+        acknowledge(
+            self.role,
+            "IAM5[Resource::*]",
+            "cloudwatch:GetMetricData and cloudwatch:ListMetrics support no resource-level permissions; "
+            "they are the only actions granted on '*', and they only read metrics.",
+        )
+
+        log_group = encryption.log_group(self, "FunctionLogs", f"/aws/lambda/{self.function_name}")
+        self.function = lambda_.DockerImageFunction(
+            self,
+            "Function",
+            function_name=self.function_name,
+            description="cw-analytics metric aggregator: Dagster job pulling CloudWatch into DynamoDB every 5 min",
+            code=packaging.aggregator_code(),
+            architecture=packaging.ARCHITECTURE,
+            memory_size=MEMORY_MB,
+            timeout=TIMEOUT,
+            reserved_concurrent_executions=1,
+            retry_attempts=ASYNC_RETRY_ATTEMPTS,
+            max_event_age=ASYNC_MAX_EVENT_AGE,
+            dead_letter_queue=self.dead_letter_queue,
+            role=self.role,
+            vpc=network.vpc,
+            vpc_subnets=PRIVATE,
+            security_groups=[self.security_group],
+            log_group=log_group,
+            logging_format=lambda_.LoggingFormat.JSON,
+            environment=self.environment,
+        )
+
+        self.scheduler_role = iam.Role(
+            self,
+            "SchedulerRole",
+            role_name=ctx.name("aggregator-scheduler-role"),
+            assumed_by=iam.ServicePrincipal(
+                "scheduler.amazonaws.com", conditions={"StringEquals": {"aws:SourceAccount": Stack.of(self).account}}
+            ),
+            description="EventBridge Scheduler: invoke the aggregator, dead-letter to its queue",
+        )
+        # The dead-letter queue is encrypted with the project key.
+        encryption.key.grant(self.scheduler_role, "kms:Decrypt", "kms:GenerateDataKey")
+        acknowledge(
+            self.scheduler_role,
+            "IAM5[Resource::<PipelineFunction478EC3AB.Arn>:*]",
+            "The scheduler target grants lambda:InvokeFunction on the aggregator and its versions and aliases "
+            "(ARN:*), all of which are this one function.",
+        )
+        self.schedule = scheduler.Schedule(
+            self,
+            "Schedule",
+            schedule_name=ctx.name("aggregator-schedule"),
+            description="Every 5 minutes: aggregate the last windows of CloudWatch metrics",
+            schedule=scheduler.ScheduleExpression.rate(SCHEDULE_RATE),
+            target=targets.LambdaInvoke(
+                self.function,
+                input=scheduler.ScheduleTargetInput.from_object(
+                    {"scheduled_time": scheduler.ContextAttribute.scheduled_time}
+                ),
+                retry_attempts=SCHEDULER_RETRY_ATTEMPTS,
+                max_event_age=SCHEDULER_MAX_EVENT_AGE,
+                dead_letter_queue=self.dead_letter_queue,
+                role=self.scheduler_role,
+            ),
+        )
