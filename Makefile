@@ -11,7 +11,7 @@ export UV_PYTHON_DOWNLOADS := never
 export JSII_SILENCE_WARNING_DEPRECATED_NODE_VERSION := 1
 export DAGSTER_DISABLE_TELEMETRY := true
 
-.PHONY: install test lint format demo ui synth api bench clean
+.PHONY: install test lint format demo ui synth api clean
 
 $(UV):
 	$(PYTHON) -m venv $(TOOLS)
@@ -61,3 +61,9 @@ synth: install
 .PHONY: bench-cold-start
 bench-cold-start: install
 	$(BIN)/python bench/cold_start.py --samples 5
+
+## Every benchmark; the figures and the machine they ran on go into the README.
+.PHONY: bench bench-pipeline
+bench-pipeline: install
+	$(BIN)/python -W ignore bench/pipeline_backfill.py --hours 24
+bench: bench-pipeline bench-cold-start bench-api

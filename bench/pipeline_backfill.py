@@ -1,0 +1,96 @@
+"""Benchmark: a single-run backfill of the pipeline job over a day of generated workload.
+
+Runs in-process against moto (with the percentile support), so the figures measure the pipeline's own
+work (query building, pandas aggregation, evaluation, item conversion) plus moto's, not AWS latency.
+Reports wall time per step, the AWS calls the run made and the process's peak memory.
+
+    .venv/bin/python bench/pipeline_backfill.py [--hours 24] [--seed 7]
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import platform
+import resource
+import sys
+import tempfile
+import time
+from collections import Counter
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+os.environ.update(
+    AWS_ACCESS_KEY_ID="bench", AWS_SECRET_ACCESS_KEY="bench", AWS_DEFAULT_REGION="us-east-1", AWS_REGION="us-east-1"
+)
+os.environ.setdefault("DAGSTER_DISABLE_TELEMETRY", "true")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--hours", type=int, default=24)
+    parser.add_argument("--seed", type=int, default=7)
+    args = parser.parse_args()
+
+    import boto3
+    import botocore.client
+    from dagster import DagsterInstance
+    from moto import mock_aws
+
+    from cw_pipeline.config import Settings
+    from cw_pipeline.definitions import build_definitions
+    from cw_pipeline.jobs import JOB_NAME, range_tags
+    from cw_pipeline.local import percentiles, workload
+    from cw_pipeline.local.provision import provision
+    from cw_pipeline.windows import windows_between
+
+    now = datetime.now(UTC).replace(second=0, microsecond=0)
+    end = now - timedelta(minutes=now.minute % 5)
+    start = end - timedelta(hours=args.hours)
+    windows = windows_between(start, end)
+
+    calls: Counter = Counter()
+    original = botocore.client.BaseClient._make_api_call
+
+    def counting(client, operation, params):
+        calls[operation] += 1
+        return original(client, operation, params)
+
+    percentiles.install()
+    timings: dict[str, float] = {}
+    with mock_aws(), tempfile.TemporaryDirectory() as work_dir:
+        session = boto3.Session()
+        resources = provision(session)
+        settings = Settings.from_env(
+            {"CW_METRICS_TABLE": resources.table_name, "CW_ALERTS_TOPIC_ARN": resources.topic_arn}
+        )
+        clock = time.perf_counter()
+        generated = workload.generate(start, end, seed=args.seed, incident=workload.Incident(start + (end - start) / 2))
+        timings["generate"] = time.perf_counter() - clock
+        clock = time.perf_counter()
+        workload.publish(generated, session.client("cloudwatch"))
+        timings["publish to moto"] = time.perf_counter() - clock
+
+        defs = build_definitions(settings, now, work_dir=work_dir)
+        botocore.client.BaseClient._make_api_call = counting
+        clock = time.perf_counter()
+        result = defs.resolve_job_def(JOB_NAME).execute_in_process(
+            tags=range_tags(windows), instance=DagsterInstance.ephemeral()
+        )
+        timings["pipeline run (one run)"] = time.perf_counter() - clock
+        botocore.client.BaseClient._make_api_call = original
+        assert result.success
+
+    peak_mib = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    print(f"machine: {platform.machine()}, {os.cpu_count()} cores, Python {platform.python_version()}")
+    print(f"backfill: {len(windows)} windows ({args.hours} h), {len(generated.datapoints)} one-minute datapoints")
+    for step, seconds in timings.items():
+        print(f"  {step:<24} {seconds:7.2f} s")
+    print(f"  per window               {1000 * timings['pipeline run (one run)'] / len(windows):7.1f} ms")
+    print("AWS calls made by the run: " + ", ".join(f"{op} {n}" for op, n in sorted(calls.items())))
+    print(f"peak memory (max RSS): {peak_mib:.0f} MiB")
+
+
+if __name__ == "__main__":
+    main()
