@@ -155,3 +155,75 @@ def test_list_and_stats_queries_can_use_their_indexes(db, query, params, index):
         db.execute("SET LOCAL enable_seqscan = off")
         plan = "\n".join(row[0] for row in db.execute(sql.SQL("EXPLAIN " + query), params))
     assert index in plan, plan
+
+
+# What RDS Proxy needs (see interactions_api.db): no `options` startup parameter, no SET, no
+# server-side prepared statements; the statement timeout is the database's default instead.
+
+
+def test_the_statement_timeout_is_the_databases_default_and_is_in_force(api, monkeypatch, empty_database):
+    monkeypatch.setenv("DB_DSN", api.dsn(empty_database))
+    monkeypatch.setenv("DB_STATEMENT_TIMEOUT_MS", "250")
+    database.reset()
+    assert api.call("GET", "/health").status == 200  # the first connection migrates and sets the default
+
+    with psycopg.connect(api.dsn(empty_database), autocommit=True) as fresh:
+        assert fresh.execute("SHOW statement_timeout").fetchone() == ("250ms",)
+        with pytest.raises(psycopg.errors.QueryCanceled):
+            fresh.execute("SELECT pg_sleep(2)")
+    # The handler's own connections, from the next execution environment on, run under it too.
+    database.reset()
+    assert api.call("GET", "/health").status == 200
+    assert database._conn.execute("SHOW statement_timeout").fetchone() == ("250ms",)
+
+
+def test_the_statement_timeout_default_is_reconciled_idempotently(api, empty_database):
+    def stored(conn):
+        return conn.execute(
+            "SELECT s.xmin::text, s.setconfig FROM pg_db_role_setting s JOIN pg_database d ON d.oid = s.setdatabase"
+            " WHERE d.datname = current_database() AND s.setrole = 0"
+        ).fetchone()
+
+    def role_defaults(conn):
+        # ALTER ROLE would reach the role's sessions in every database of this shared local server.
+        query = "SELECT setdatabase, setrole, setconfig FROM pg_db_role_setting WHERE setrole <> 0"
+        return conn.execute(query).fetchall()
+
+    with psycopg.connect(api.dsn(empty_database), autocommit=True) as conn:
+        roles_before = role_defaults(conn)
+        assert migrations.apply(conn) == ["0001_create_interactions"]
+        assert stored(conn) is None  # without a timeout the database's defaults are left alone
+
+        assert migrations.apply(conn, statement_timeout_ms=5000) == []
+        first = stored(conn)
+        assert first[1] == ["statement_timeout=5000"]
+        assert migrations.apply(conn, statement_timeout_ms=5000) == []
+        assert stored(conn) == first  # same value: the row is not even rewritten
+
+        assert migrations.apply(conn, statement_timeout_ms=3000) == []
+        assert stored(conn)[1] == ["statement_timeout=3000"]
+        assert migrations.apply(conn) == []
+        assert migrations.statement_timeout_default(conn) == "3000"
+        assert role_defaults(conn) == roles_before
+
+
+def test_connections_pass_no_options_and_never_prepare_statements(api, monkeypatch):
+    opened = []
+    real_connect = psycopg.connect
+
+    def spy(*args, **kwargs):
+        opened.append((args, kwargs))
+        return real_connect(*args, **kwargs)
+
+    monkeypatch.setattr(db_module.psycopg, "connect", spy)
+    created = api.record()
+    # psycopg would prepare a query server-side after its fifth execution by default.
+    for _ in range(10):
+        assert api.call("GET", f"/interactions/{created['id']}").status == 200
+        assert api.call("GET", "/interactions").status == 200
+
+    ((args, kwargs),) = opened
+    assert "options" not in kwargs
+    assert "options" not in " ".join(str(a) for a in args)
+    assert database._conn.prepare_threshold is None
+    assert database._conn.execute("SELECT count(*) FROM pg_prepared_statements").fetchone() == (0,)

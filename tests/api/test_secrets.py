@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import socket
 
 import boto3
 import psycopg
@@ -77,6 +78,58 @@ def test_a_missing_secret_is_503_not_500(api, secret_arn, monkeypatch):
     assert api.call("GET", "/health").status == 503
 
 
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+def point_secret_at(secret_arn: str, **changes) -> tuple[str, int]:
+    """Rewrite the secret (as RDS would name the instance behind the proxy); return the real host and port."""
+    client = boto3.client("secretsmanager")
+    secret = json.loads(client.get_secret_value(SecretId=secret_arn)["SecretString"])
+    real = (secret["host"], secret["port"])
+    client.put_secret_value(SecretId=secret_arn, SecretString=json.dumps({**secret, **changes}))
+    return real
+
+
+@pytest.mark.parametrize(
+    ("in_secret", "in_env"),
+    [
+        ({"host": "rds-instance.invalid"}, {"DB_HOST"}),
+        ({"host": "rds-instance.invalid", "port": "free"}, {"DB_HOST", "DB_PORT"}),
+        ({"port": "free"}, {"DB_PORT"}),
+    ],
+)
+def test_db_host_and_db_port_override_the_secrets_endpoint(api, db, secret_arn, monkeypatch, in_secret, in_env):
+    monkeypatch.setenv("DB_SSLMODE", "disable" if not server_offers_tls(db) else "require")
+    changes = {k: free_port() if v == "free" else v for k, v in in_secret.items()}
+    host, port = point_secret_at(secret_arn, **changes)
+    assert api.call("GET", "/health").status == 503  # the secret's endpoint alone is unreachable
+
+    if "DB_HOST" in in_env:
+        monkeypatch.setenv("DB_HOST", host)
+    if "DB_PORT" in in_env:
+        monkeypatch.setenv("DB_PORT", str(port))
+    database.reset()
+
+    assert api.call("POST", "/interactions", body={"user_id": "via-proxy", "type": "click"}).status == 201
+    assert len(api.backends(db)) == 1
+    # The credentials and the database still come from the secret.
+    assert (
+        database._conn.info.dbname
+        == json.loads(boto3.client("secretsmanager").get_secret_value(SecretId=secret_arn)["SecretString"])["dbname"]
+    )
+    assert database._conn.prepare_threshold is None
+
+
+def test_db_host_is_ignored_with_a_dsn(api, monkeypatch):
+    monkeypatch.setenv("DB_HOST", "rds-proxy.invalid")
+    monkeypatch.setenv("DB_PORT", str(free_port()))
+    database.reset()
+    assert api.call("GET", "/health").status == 200
+
+
 def test_settings_default_to_tls_with_the_secret_and_to_libpq_defaults_with_a_dsn():
     with_secret = DatabaseSettings.from_env({"DB_SECRET_ARN": "arn:aws:secretsmanager:eu-west-1:1:secret:x"})
     with_dsn = DatabaseSettings.from_env({"DB_DSN": "postgresql://localhost/x"})
@@ -84,5 +137,8 @@ def test_settings_default_to_tls_with_the_secret_and_to_libpq_defaults_with_a_ds
 
     assert (with_secret.sslmode, with_dsn.sslmode, overridden.sslmode) == ("require", None, "verify-full")
     assert (with_secret.connect_timeout_seconds, with_secret.statement_timeout_ms) == (5, 5000)
+    assert (with_secret.host, with_secret.port) == (None, None)
+    proxied = DatabaseSettings.from_env({"DB_SECRET_ARN": "arn", "DB_HOST": "proxy.example", "DB_PORT": "6432"})
+    assert (proxied.host, proxied.port) == ("proxy.example", 6432)
     with pytest.raises(RuntimeError, match="DB_SECRET_ARN"):
         DatabaseSettings.from_env({})

@@ -11,6 +11,12 @@ Set by the infrastructure (CDK) in AWS, or by ``make api`` locally:
 ``DB_SECRET_ARN``
     ARN of the Secrets Manager secret holding the RDS credentials as RDS generates them
     (JSON with ``host``, ``port``, ``username``, ``password``, ``dbname``). Used in AWS.
+``DB_HOST``
+    Optional, with the secret only: the host to connect to instead of the secret's ``host``. In AWS the
+    RDS Proxy endpoint, while the secret (rotated by RDS) keeps naming the instance. Ignored with
+    ``DB_DSN``, whose own host applies (a ``DB_HOST`` left in a developer's shell cannot redirect it).
+``DB_PORT``
+    Optional, with the secret only: the port to use instead of the secret's ``port`` (5432 if absent).
 ``DB_DSN``
     A libpq connection string, used instead of the secret when ``DB_SECRET_ARN`` is unset (local runs).
 ``DB_SSLMODE``
@@ -22,6 +28,9 @@ Set by the infrastructure (CDK) in AWS, or by ``make api`` locally:
     Seconds to wait for a connection before answering 503, 5 by default.
 ``DB_STATEMENT_TIMEOUT_MS``
     Server-side statement timeout, 5000 by default: well under API Gateway's 29 s integration timeout.
+    Applied as the database's default (``ALTER DATABASE <db> SET statement_timeout``) together with the
+    migrations, not per connection: RDS Proxy refuses the libpq ``options`` startup parameter, and a
+    ``SET`` would pin the client's session to one server connection. See ``migrations.apply``.
 ``DB_SECRET_MAX_AGE_SECONDS``
     How long the fetched secret is cached in the execution environment, 900 by default.
 ``DB_MIGRATE_ON_CONNECT``
@@ -54,6 +63,8 @@ def _flag(value: str | None, default: bool) -> bool:
 class DatabaseSettings:
     secret_arn: str | None
     dsn: str | None
+    host: str | None
+    port: int | None
     sslmode: str | None
     sslrootcert: str | None
     connect_timeout_seconds: int
@@ -73,6 +84,8 @@ class DatabaseSettings:
         return cls(
             secret_arn=secret_arn,
             dsn=dsn,
+            host=env.get("DB_HOST") or None,
+            port=int(env["DB_PORT"]) if env.get("DB_PORT") else None,
             sslmode=sslmode,
             sslrootcert=env.get("DB_SSLROOTCERT") or None,
             connect_timeout_seconds=int(env.get("DB_CONNECT_TIMEOUT_SECONDS", "5")),

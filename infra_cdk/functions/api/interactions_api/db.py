@@ -6,6 +6,14 @@ The connection is re-established when the server has dropped it (failover, resta
 before each use a zero-cost check looks for the server's goodbye on the socket, and a read whose
 connection breaks mid-flight is retried once on a fresh connection. A write that breaks mid-flight
 is not retried, because the server may already have committed it; the client gets 503 instead.
+
+In AWS the connection goes through RDS Proxy (``DB_HOST``), which multiplexes client connections over
+a small pool of server connections between transactions, unless a session gets "pinned" to one server
+connection by session state. So nothing here creates session state: no libpq ``options`` startup
+parameter (the proxy refuses it), no ``SET`` (the statement timeout is the database's default, set by
+``migrations.apply``), and ``prepare_threshold=None`` so psycopg never prepares server-side statements
+(by default it prepares a query after its fifth execution). The migrations' advisory lock is
+transaction-scoped, which the proxy does not pin on.
 """
 
 from __future__ import annotations
@@ -109,7 +117,7 @@ class Database:
                 raise DatabaseUnavailable(str(exc)) from exc
         try:
             if settings.migrate_on_connect:
-                applied = migrations.apply(conn)
+                applied = migrations.apply(conn, statement_timeout_ms=settings.statement_timeout_ms)
                 if applied:
                     logger.info("Applied database migrations", extra={"versions": applied})
         except psycopg.OperationalError as exc:
@@ -123,7 +131,8 @@ class Database:
             "autocommit": True,
             "connect_timeout": settings.connect_timeout_seconds,
             "application_name": settings.application_name,
-            "options": f"-c statement_timeout={settings.statement_timeout_ms}",
+            # No server-side prepared statements: through RDS Proxy they would pin the session.
+            "prepare_threshold": None,
             # Detect a peer that vanished without closing (e.g. a failed-over instance) in seconds.
             "keepalives": 1,
             "keepalives_idle": 30,
@@ -146,8 +155,9 @@ class Database:
         except GetParameterError as exc:
             raise DatabaseUnavailable(f"cannot read the database secret: {exc}") from exc
         return psycopg.connect(
-            host=secret["host"],
-            port=int(secret.get("port", 5432)),
+            # DB_HOST is the RDS Proxy endpoint in AWS; the secret names the instance behind it.
+            host=settings.host or secret["host"],
+            port=settings.port or int(secret.get("port", 5432)),
             user=secret["username"],
             password=secret["password"],
             dbname=secret.get("dbname", "postgres"),
