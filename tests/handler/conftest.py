@@ -1,0 +1,140 @@
+"""The aggregator Lambda against moto (with percentile support), a fixed invocation clock and, for the
+Postgres-backed instance, a database of its own on the local PostgreSQL server.
+
+Built from the same blocks as tests/pipeline/conftest.py (`percentiles.install`, `mock_aws`, `provision`),
+but through the environment, the way the Lambda is configured.
+"""
+
+from __future__ import annotations
+
+import os
+import uuid
+from collections.abc import Iterator
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from pathlib import Path
+
+import boto3
+import psycopg2
+import pytest
+from handler_support import API, DB, FUNCTION, NOW, PG_HOST, PG_PORT, SERVICE, FakeLambdaContext, pg_url
+from moto import mock_aws
+from psycopg2 import sql
+
+from cw_pipeline import instance as instances
+from cw_pipeline.local import percentiles
+from cw_pipeline.local.provision import ProvisionedResources, provision, read_notifications
+
+# Powertools reads its service name when the handler module is imported, as on Lambda; set only for
+# that import so that other test packages keep their own.
+_before = os.environ.get("POWERTOOLS_SERVICE_NAME")
+os.environ["POWERTOOLS_SERVICE_NAME"] = SERVICE
+try:
+    from cw_pipeline import lambda_handler
+finally:
+    if _before is None:
+        del os.environ["POWERTOOLS_SERVICE_NAME"]
+    else:
+        os.environ["POWERTOOLS_SERVICE_NAME"] = _before
+
+
+@dataclass
+class Aws:
+    session: boto3.Session
+    resources: ProvisionedResources
+
+    def items(self) -> list[dict]:
+        table = self.session.resource("dynamodb").Table(self.resources.table_name)
+        items, request = [], {}
+        while True:
+            page = table.scan(ConsistentRead=True, **request)
+            items.extend(page["Items"])
+            if "LastEvaluatedKey" not in page:
+                return items
+            request["ExclusiveStartKey"] = page["LastEvaluatedKey"]
+
+    def item(self, pk: str, sk: str) -> dict | None:
+        table = self.session.resource("dynamodb").Table(self.resources.table_name)
+        return table.get_item(Key={"pk": pk, "sk": sk}, ConsistentRead=True).get("Item")
+
+    def notifications(self) -> list[dict]:
+        return read_notifications(self.session, self.resources.inbox_queue_url)
+
+    def put(self, namespace: str, dimension: str, resource: str, metric: str, when: datetime, values: list[float]):
+        self.session.client("cloudwatch").put_metric_data(
+            Namespace=namespace,
+            MetricData=[
+                {
+                    "MetricName": metric,
+                    "Dimensions": [{"Name": dimension, "Value": resource}],
+                    "Timestamp": when,
+                    "Values": values,
+                }
+            ],
+        )
+
+    def lambda_traffic(self, window_start: datetime, invocations: float, errors: float) -> None:
+        """Lambda datapoints two minutes into the window starting at ``window_start``."""
+        when = window_start + timedelta(minutes=2)
+        self.put("AWS/Lambda", "FunctionName", FUNCTION, "Invocations", when, [invocations])
+        self.put("AWS/Lambda", "FunctionName", FUNCTION, "Errors", when, [errors])
+
+
+@pytest.fixture
+def aws(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Iterator[Aws]:
+    """moto AWS with the metrics table and alerts topic; the Lambda's environment pointing at them."""
+    percentiles.install()
+    with mock_aws():
+        session = boto3.Session()
+        resources = provision(session)
+        environment = {
+            "CW_ENV": "dev",
+            "CW_METRICS_TABLE": resources.table_name,
+            "CW_ALERTS_TOPIC_ARN": resources.topic_arn,
+            "CW_API_NAMES": API,
+            "CW_FUNCTION_NAMES": FUNCTION,
+            "CW_DB_INSTANCE_IDS": DB,
+            "CW_SETTLE_SECONDS": "120",
+            "CW_LOOKBACK_WINDOWS": "1",
+            "DAGSTER_HOME": str(tmp_path / "dagster_home"),
+            "POWERTOOLS_SERVICE_NAME": SERVICE,
+        }
+        for name, value in environment.items():
+            monkeypatch.setenv(name, value)
+        for name in (instances.PG_URL_VARIABLE, instances.PG_SECRET_VARIABLE, "CW_MAX_BACKFILL_WINDOWS"):
+            monkeypatch.delenv(name, raising=False)
+        monkeypatch.setattr(lambda_handler, "now_utc", lambda: NOW)
+        yield Aws(session, resources)
+
+
+@pytest.fixture
+def invoke(aws: Aws):
+    """Call the real handler as Lambda does: the event and a context."""
+
+    def call(event: dict, context: FakeLambdaContext | None = None) -> dict:
+        return lambda_handler.handler(event, context or FakeLambdaContext())
+
+    return call
+
+
+@pytest.fixture(scope="session")
+def dagster_pg_database() -> Iterator[str]:
+    """A database of its own on the local server for this session's Dagster storage, dropped at the end."""
+    name = f"cw_dagster_test_{uuid.uuid4().hex[:10]}"
+    try:
+        admin = psycopg2.connect(pg_url("postgres"), connect_timeout=5)
+    except psycopg2.OperationalError as error:
+        pytest.fail(
+            f"No PostgreSQL on {PG_HOST}:{PG_PORT} ({error}). Run `bash scripts/ensure-postgres.sh`, or point "
+            "CW_TEST_PG_HOST/CW_TEST_PG_PORT/CW_TEST_PG_USER at a server with trust auth."
+        )
+    admin.autocommit = True
+    with admin.cursor() as cursor:
+        cursor.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
+    try:
+        yield name
+    finally:
+        instances.dispose_shared()
+        with admin.cursor() as cursor:
+            cursor.execute(sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name)))
+        admin.close()

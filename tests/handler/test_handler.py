@@ -1,0 +1,182 @@
+"""The real handler, fed recorded events of each shape, against moto: windows, items, summary, retries, errors, logs."""
+
+from __future__ import annotations
+
+import json
+import sys
+from datetime import UTC, datetime
+from decimal import Decimal
+
+import pytest
+from handler_support import API, DB, FUNCTION, RULES_PER_WINDOW, load_event
+
+from cw_pipeline import lambda_handler
+from cw_pipeline.invocation import InvalidEvent
+from cw_pipeline.lambda_handler import RunFailed
+
+# Lambda traffic per window (invocations, errors); lambda_errors alarms above 10 errors.
+TRAFFIC = {
+    "2026-11-20-11:50": (10, 0),
+    "2026-11-20-11:55": (20, 12),
+    "2026-11-20-12:00": (30, 0),
+    "2026-11-20-12:05": (40, 1),
+}
+RESOURCES = 3  # one API, one function, one database
+PROVENANCE = ("run_id", "collected_at", "evaluated_at")  # which run wrote an item, and when
+
+
+def sk(key: str) -> str:
+    """``2026-11-20-12:05`` -> ``2026-11-20T12:05:00Z`` (the table's sort key), written out by hand."""
+    return f"{key[:10]}T{key[11:]}:00Z"
+
+
+@pytest.fixture
+def traffic(aws):
+    for key, (invocations, errors) in TRAFFIC.items():
+        aws.lambda_traffic(datetime.strptime(key, "%Y-%m-%d-%H:%M").replace(tzinfo=UTC), invocations, errors)
+
+
+def stored_windows(aws) -> dict[str, set[str]]:
+    """pk -> the sort keys stored under it."""
+    by_pk: dict[str, set[str]] = {}
+    for item in aws.items():
+        by_pk.setdefault(item["pk"], set()).add(item["sk"])
+    return by_pk
+
+
+def expected_pks() -> set[str]:
+    return {
+        f"apigateway#{API}",
+        f"lambda#{FUNCTION}",
+        f"rds#{DB}",
+        f"alert#api_latency_avg#{API}",
+        f"alert#api_error_rate#{API}",
+        f"alert#lambda_errors#{FUNCTION}",
+        f"alert#lambda_duration_avg#{FUNCTION}",
+        f"alert#rds_cpu_avg#{DB}",
+        f"alert#rds_connections_max#{DB}",
+    }
+
+
+def check_run(aws, summary: dict, trigger: str, windows: list[str], notifications: int) -> None:
+    assert summary == {
+        "status": "succeeded",
+        "trigger": trigger,
+        "windows": windows,
+        "aggregates_written": RESOURCES * len(windows),
+        "evaluations_written": RULES_PER_WINDOW * len(windows),
+        "notifications_sent": notifications,
+        "run_id": summary["run_id"],
+        "instance": "ephemeral",
+        "duration_ms": summary["duration_ms"],
+    }
+    assert isinstance(summary["duration_ms"], int) and summary["duration_ms"] > 0
+    json.dumps(summary)  # what Lambda returns must serialise
+    sks = {sk(key) for key in windows}
+    assert stored_windows(aws) == {pk: sks for pk in expected_pks()}
+    for key in windows:
+        item = aws.item(f"lambda#{FUNCTION}", sk(key))
+        assert (item["invocations"], item["errors"]) == TRAFFIC[key]
+        assert item["run_id"] == summary["run_id"]
+
+
+def test_scheduled_rule_event_on_a_5_minute_mark(aws, traffic, invoke):
+    # time 12:10:00, settle 120 s: 12:05-12:10 ended 0 s ago, so the newest settled window is 12:00, plus 11:55.
+    summary = invoke(load_event("scheduled_rule.json"))
+    check_run(aws, summary, "scheduled_rule", ["2026-11-20-11:55", "2026-11-20-12:00"], notifications=2)
+    sent = sorted(
+        (n["message"]["rule_id"], n["message"]["window_start"], n["message"]["state"]) for n in aws.notifications()
+    )
+    assert sent == [
+        ("lambda_errors", "2026-11-20T11:55:00Z", "ALARM"),  # 12 errors > 10, from INSUFFICIENT_DATA
+        ("lambda_errors", "2026-11-20T12:00:00Z", "OK"),  # back to 0 errors
+    ]
+
+
+def test_scheduler_event_just_after_the_settle(aws, traffic, invoke):
+    # 12:12:00 is exactly 120 s after 12:10: the 12:05 window is settled; 12:00 is re-read.
+    summary = invoke(load_event("scheduler.json"))
+    check_run(aws, summary, "scheduler", ["2026-11-20-12:00", "2026-11-20-12:05"], notifications=0)
+    stored = aws.item(f"alert#lambda_errors#{FUNCTION}", sk("2026-11-20-12:05"))
+    assert (stored["state"], stored["previous_state"], stored["value"]) == ("OK", "OK", Decimal(1))
+
+
+def test_manual_backfill_is_one_run_over_the_range(aws, traffic, invoke):
+    summary = invoke(load_event("backfill.json"))
+    check_run(aws, summary, "backfill", list(TRAFFIC), notifications=2)
+
+
+def test_a_retried_event_rewrites_the_same_items_and_notifies_once(aws, traffic, invoke):
+    event = load_event("scheduled_rule.json")
+    first = invoke(event)
+    first_items = {(i["pk"], i["sk"]): {k: v for k, v in i.items() if k not in PROVENANCE} for i in aws.items()}
+    first_notifications = aws.notifications()
+
+    retried = invoke(event)
+    retried_items = {(i["pk"], i["sk"]): {k: v for k, v in i.items() if k not in PROVENANCE} for i in aws.items()}
+
+    assert retried["windows"] == first["windows"] and retried["run_id"] != first["run_id"]
+    assert retried_items == first_items and len(first_items) == (RESOURCES + RULES_PER_WINDOW) * 2
+    assert {i["run_id"] for i in aws.items()} == {retried["run_id"]}  # every key overwritten, none added
+    assert len(first_notifications) == 2 and first["notifications_sent"] == 2
+    assert aws.notifications() == [] and retried["notifications_sent"] == 0
+
+
+@pytest.mark.parametrize(
+    ("event", "says"),
+    [
+        ({"detail-type": "Scheduled Event", "source": "aws.events", "time": "not a time"}, "not an ISO-8601 time"),
+        ({"scheduled_time": "2026-11-20T14:12:00Z"}, "after the invocation time"),
+        ({"backfill": {"start": "2026-11-20T12:00:00Z", "end": "2026-11-20T11:00:00Z"}}, "is not after"),
+        ({"backfill": {"start": "2026-08-01T00:00:00Z", "end": "2026-08-02T00:00:00Z"}}, "63-day retention"),
+        ({"Records": [{"eventSource": "aws:sqs"}]}, "unknown event shape (keys: Records)"),
+    ],
+)
+def test_a_bad_event_is_refused_before_anything_is_written(aws, traffic, invoke, event, says):
+    with pytest.raises(InvalidEvent, match=r"expected|retention|invocation time") as raised:
+        invoke(event)
+    assert says in str(raised.value)
+    assert aws.items() == [] and aws.notifications() == []
+
+
+def test_a_backfill_over_the_configured_maximum_is_refused(aws, traffic, invoke, monkeypatch):
+    monkeypatch.setenv("CW_MAX_BACKFILL_WINDOWS", "3")
+    with pytest.raises(InvalidEvent, match=r"asks for 4 windows \(.*\), over the maximum of 3 per run"):
+        invoke(load_event("backfill.json"))
+    assert aws.items() == []
+
+
+def test_a_failed_run_raises_with_the_failing_step(aws, traffic, invoke, monkeypatch):
+    monkeypatch.setenv("CW_METRICS_TABLE", "cw-analytics-dev-missing")
+    with pytest.raises(RunFailed) as raised:
+        invoke(load_event("scheduler.json"))
+    message = str(raised.value)
+    assert "over 2 window(s) 2026-11-20-12:00 .. 2026-11-20-12:05 failed" in message
+    assert "metric_aggregates: " in message and "DynamoDB BatchWriteItem on table cw-analytics-dev-missing" in message
+    assert aws.items() == []
+
+
+def test_logs_are_json_lines_with_the_run(aws, traffic, invoke, capsys):
+    # Powertools bound its handler to the stdout of import time; point it at this test's captured stdout.
+    handler = lambda_handler.logger.registered_handler
+    previous = handler.setStream(sys.stdout)
+    try:
+        summary = invoke(load_event("scheduler.json"))
+    finally:
+        handler.setStream(previous)
+    lines = [line for line in capsys.readouterr().out.splitlines() if line.strip()]
+    records = [json.loads(line) for line in lines]  # every line is JSON
+    done = [r for r in records if r["message"] == "run succeeded"]
+    assert len(done) == 1
+    assert {k: done[0][k] for k in ("run_id", "windows", "aggregates_written", "evaluations_written")} == {
+        "run_id": summary["run_id"],
+        "windows": 2,
+        "aggregates_written": 6,
+        "evaluations_written": 12,
+    }
+    assert done[0]["first_window"] == "2026-11-20-12:00" and done[0]["last_window"] == "2026-11-20-12:05"
+    assert done[0]["duration_ms"] == summary["duration_ms"] and done[0]["level"] == "INFO"
+    assert done[0]["service"] == "cw-analytics-dev-aggregator"
+    assert done[0]["function_name"] == "cw-analytics-dev-aggregator" and done[0]["cold_start"] in (True, False)
+    steps = {r.get("step") for r in records if r.get("dagster_run_id") == summary["run_id"]}
+    assert {"cloudwatch_datapoints", "metric_aggregates", "alert_evaluations"} <= steps
