@@ -8,8 +8,8 @@ from datetime import timedelta
 import botocore.client
 import pytest
 from botocore.exceptions import ClientError
-from conftest import NOW, W1, minute, run_windows
 from dagster import AssetKey, DagsterInstance, Definitions, build_schedule_context
+from pipeline_support import NOW, W1, minute, run_windows
 
 from cw_pipeline.catalog import Service
 from cw_pipeline.cloudwatch import build_queries, fetch, time_slices

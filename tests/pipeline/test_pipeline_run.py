@@ -5,7 +5,7 @@ from __future__ import annotations
 from decimal import Decimal
 
 import pytest
-from conftest import W1, W2, minute, run_windows
+from pipeline_support import W1, W2, minute, run_windows
 
 from cw_pipeline.local.provision import read_notifications
 
