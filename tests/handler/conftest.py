@@ -10,20 +10,15 @@ from __future__ import annotations
 import os
 import uuid
 from collections.abc import Iterator
-from dataclasses import dataclass
-from datetime import datetime, timedelta
 from pathlib import Path
 
-import boto3
 import psycopg2
 import pytest
 from handler_support import API, DB, FUNCTION, NOW, PG_HOST, PG_PORT, SERVICE, FakeLambdaContext, pg_url
-from moto import mock_aws
 from psycopg2 import sql
 
 from cw_pipeline import instance as instances
-from cw_pipeline.local import percentiles
-from cw_pipeline.local.provision import ProvisionedResources, provision, read_notifications
+from tests.emulated_aws import EmulatedAws, emulated_aws
 
 # Powertools reads its service name when the handler module is imported, as on Lambda; set only for
 # that import so that other test packages keep their own.
@@ -38,55 +33,11 @@ finally:
         os.environ["POWERTOOLS_SERVICE_NAME"] = _before
 
 
-@dataclass
-class Aws:
-    session: boto3.Session
-    resources: ProvisionedResources
-
-    def items(self) -> list[dict]:
-        table = self.session.resource("dynamodb").Table(self.resources.table_name)
-        items, request = [], {}
-        while True:
-            page = table.scan(ConsistentRead=True, **request)
-            items.extend(page["Items"])
-            if "LastEvaluatedKey" not in page:
-                return items
-            request["ExclusiveStartKey"] = page["LastEvaluatedKey"]
-
-    def item(self, pk: str, sk: str) -> dict | None:
-        table = self.session.resource("dynamodb").Table(self.resources.table_name)
-        return table.get_item(Key={"pk": pk, "sk": sk}, ConsistentRead=True).get("Item")
-
-    def notifications(self) -> list[dict]:
-        return read_notifications(self.session, self.resources.inbox_queue_url)
-
-    def put(self, namespace: str, dimension: str, resource: str, metric: str, when: datetime, values: list[float]):
-        self.session.client("cloudwatch").put_metric_data(
-            Namespace=namespace,
-            MetricData=[
-                {
-                    "MetricName": metric,
-                    "Dimensions": [{"Name": dimension, "Value": resource}],
-                    "Timestamp": when,
-                    "Values": values,
-                }
-            ],
-        )
-
-    def lambda_traffic(self, window_start: datetime, invocations: float, errors: float) -> None:
-        """Lambda datapoints two minutes into the window starting at ``window_start``."""
-        when = window_start + timedelta(minutes=2)
-        self.put("AWS/Lambda", "FunctionName", FUNCTION, "Invocations", when, [invocations])
-        self.put("AWS/Lambda", "FunctionName", FUNCTION, "Errors", when, [errors])
-
-
 @pytest.fixture
-def aws(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Iterator[Aws]:
+def aws(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Iterator[EmulatedAws]:
     """moto AWS with the metrics table and alerts topic; the Lambda's environment pointing at them."""
-    percentiles.install()
-    with mock_aws():
-        session = boto3.Session()
-        resources = provision(session)
+    with emulated_aws() as emulated:
+        resources = emulated.resources
         environment = {
             "CW_ENV": "dev",
             "CW_METRICS_TABLE": resources.table_name,
@@ -104,11 +55,11 @@ def aws(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Iterator[Aws]:
         for name in (instances.PG_URL_VARIABLE, instances.PG_SECRET_VARIABLE, "CW_MAX_BACKFILL_WINDOWS"):
             monkeypatch.delenv(name, raising=False)
         monkeypatch.setattr(lambda_handler, "now_utc", lambda: NOW)
-        yield Aws(session, resources)
+        yield emulated
 
 
 @pytest.fixture
-def invoke(aws: Aws):
+def invoke(aws: EmulatedAws):
     """Call the real handler as Lambda does: the event and a context."""
 
     def call(event: dict, context: FakeLambdaContext | None = None) -> dict:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 import sys
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 
 import pytest
@@ -32,8 +32,11 @@ def sk(key: str) -> str:
 
 @pytest.fixture
 def traffic(aws):
+    """Lambda datapoints two minutes into each window of TRAFFIC."""
     for key, (invocations, errors) in TRAFFIC.items():
-        aws.lambda_traffic(datetime.strptime(key, "%Y-%m-%d-%H:%M").replace(tzinfo=UTC), invocations, errors)
+        when = datetime.strptime(key, "%Y-%m-%d-%H:%M").replace(tzinfo=UTC) + timedelta(minutes=2)
+        aws.put("AWS/Lambda", "FunctionName", FUNCTION, "Invocations", when, [invocations])
+        aws.put("AWS/Lambda", "FunctionName", FUNCTION, "Errors", when, [errors])
 
 
 def stored_windows(aws) -> dict[str, set[str]]:

@@ -2,41 +2,25 @@
 
 from __future__ import annotations
 
-from collections import Counter
 from collections.abc import Iterator
 
-import boto3
-import botocore.client
 import pytest
 from dagster import Definitions
-from moto import mock_aws
-from pipeline_support import COLLECTED_AT, NOW, Aws
+from pipeline_support import COLLECTED_AT, NOW
 
 from cw_pipeline.config import Settings
 from cw_pipeline.definitions import build_definitions
-from cw_pipeline.local import percentiles
-from cw_pipeline.local.provision import provision
+from tests.emulated_aws import EmulatedAws, emulated_aws
 
 
 @pytest.fixture
-def aws(monkeypatch: pytest.MonkeyPatch) -> Iterator[Aws]:
-    percentiles.install()
-    calls: Counter = Counter()
-    original = botocore.client.BaseClient._make_api_call
-
-    def recording(client, operation_name, api_params):
-        calls[(client.meta.service_model.service_name, operation_name)] += 1
-        return original(client, operation_name, api_params)
-
-    with mock_aws():
-        session = boto3.Session()
-        resources = provision(session)
-        monkeypatch.setattr(botocore.client.BaseClient, "_make_api_call", recording)
-        yield Aws(session, resources, calls)
+def aws() -> Iterator[EmulatedAws]:
+    with emulated_aws() as emulated:
+        yield emulated
 
 
 @pytest.fixture
-def settings(aws: Aws) -> Settings:
+def settings(aws: EmulatedAws) -> Settings:
     return Settings.from_env(
         {
             "CW_ENV": "dev",

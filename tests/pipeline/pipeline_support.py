@@ -6,15 +6,11 @@ conftest pytest loaded last when several test folders run together.
 
 from __future__ import annotations
 
-from collections import Counter
-from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
-import boto3
 from dagster import DagsterInstance, Definitions
 
 from cw_pipeline.jobs import JOB_NAME, range_tags
-from cw_pipeline.local.provision import ProvisionedResources
 from cw_pipeline.windows import Window
 
 # A fixed day, well inside the partition range of a code location built "now" = NOW.
@@ -22,27 +18,6 @@ NOW = datetime(2026, 11, 20, 14, 0, tzinfo=UTC)
 COLLECTED_AT = datetime(2026, 11, 20, 13, 30, 7, tzinfo=UTC)
 W1 = Window(datetime(2026, 11, 20, 12, 0, tzinfo=UTC))
 W2 = Window(datetime(2026, 11, 20, 12, 5, tzinfo=UTC))
-
-
-@dataclass
-class Aws:
-    session: boto3.Session
-    resources: ProvisionedResources
-    calls: Counter  # (service, operation) -> count, recorded below the code under test
-
-    def items(self) -> list[dict]:
-        table = self.session.resource("dynamodb").Table(self.resources.table_name)
-        items, request = [], {}
-        while True:
-            page = table.scan(**request)
-            items.extend(page["Items"])
-            if "LastEvaluatedKey" not in page:
-                return items
-            request["ExclusiveStartKey"] = page["LastEvaluatedKey"]
-
-    def item(self, pk: str, sk: str) -> dict | None:
-        table = self.session.resource("dynamodb").Table(self.resources.table_name)
-        return table.get_item(Key={"pk": pk, "sk": sk}).get("Item")
 
 
 def run_windows(defs: Definitions, windows: list[Window], instance: DagsterInstance | None = None):

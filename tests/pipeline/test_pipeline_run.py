@@ -13,18 +13,7 @@ API, FUNCTION, DB = "orders-api", "orders-handler", "orders-db"
 
 
 def put(aws, namespace, dimension, resource, metric, when, values, unit="None"):
-    aws.session.client("cloudwatch").put_metric_data(
-        Namespace=namespace,
-        MetricData=[
-            {
-                "MetricName": metric,
-                "Dimensions": [{"Name": dimension, "Value": resource}],
-                "Timestamp": when,
-                "Values": values,
-                "Unit": unit,
-            }
-        ],
-    )
+    aws.put(namespace, dimension, resource, metric, when, values, unit)
 
 
 def publish_known_workload(aws) -> None:
