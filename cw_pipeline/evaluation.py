@@ -64,12 +64,13 @@ class Evaluation:
         }
 
     def subject(self, env: str) -> str:
-        verb = "ALARM" if self.state is State.ALARM else "resolved"
-        shown = "no data" if self.value is None else f"{self.value:g}"
-        return (
-            f"[cw-analytics {env}] {verb}: {self.rule.rule_id} on {self.resource} "
-            f"({shown} vs {self.rule.threshold:g}) at {naming.window_sk(self.window.start)}"
-        )[:100]  # SNS subjects are limited to 100 characters
+        """A subject that fits SNS's 100 characters: what and where first; the window is in the body."""
+        verb = "ALARM" if self.state is State.ALARM else "OK"
+        shown = "no data" if self.value is None else f"{self.value:.4g}"
+        subject = (
+            f"[cw-analytics {env}] {verb} {self.rule.rule_id}: {shown} vs {self.rule.threshold:g} on {self.resource}"
+        )
+        return subject[:100]
 
     def item(self, notified: bool, run_id: str, evaluated_at: datetime, retention_days: int) -> dict:
         item = {

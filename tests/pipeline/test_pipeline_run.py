@@ -180,7 +180,7 @@ def test_evaluations_and_notifications(aws, pipeline):
         "value": 10.0,
         "threshold": 5.0,
     }
-    assert "api_error_rate" in rate["subject"] and API in rate["subject"]
+    assert rate["subject"] == f"[cw-analytics dev] ALARM api_error_rate: 10 vs 5 on {API}"
 
     checks = {c.check_name: c for c in result.get_asset_check_evaluations()}
     assert {name for name, c in checks.items() if not c.passed} == {
