@@ -17,7 +17,6 @@ from pathlib import Path
 
 from aws_cdk import Duration, Stack
 from aws_cdk import aws_apigateway as apigw
-from aws_cdk import aws_iam as iam
 from aws_cdk import aws_lambda as lambda_
 from constructs import Construct
 
@@ -76,21 +75,11 @@ class Api(Construct):
             self, "FunctionSecurityGroup", ctx.name("api-handler-sg"), "API Lambda: to RDS Proxy and endpoints"
         )
         database.allow_from(self.security_group, "API Lambda to RDS Proxy")
-        self.role = iam.Role(
+        self.role = network.lambda_role(
             self,
             "FunctionRole",
-            role_name=ctx.name("api-handler-role"),
-            assumed_by=iam.ServicePrincipal("lambda.amazonaws.com"),
-            description="API Lambda: ENIs in the VPC, its log group, the database secret",
-            managed_policies=[
-                iam.ManagedPolicy.from_aws_managed_policy_name("service-role/AWSLambdaVPCAccessExecutionRole")
-            ],
-        )
-        acknowledge(
-            self.role,
-            "IAM4[Policy::arn:<AWS::Partition>:iam::aws:policy/service-role/AWSLambdaVPCAccessExecutionRole]",
-            "AWSLambdaVPCAccessExecutionRole is the AWS-maintained minimum a Lambda in a VPC needs to manage "
-            "its network interfaces (ec2:*NetworkInterface* has no resource-level scoping).",
+            ctx.name("api-handler-role"),
+            "API Lambda: ENIs in the VPC, its log group, the database secret",
         )
         log_group = encryption.log_group(self, "FunctionLogs", f"/aws/lambda/{self.function_name}")
         self.function = lambda_.DockerImageFunction(

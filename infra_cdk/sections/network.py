@@ -8,9 +8,11 @@ and KMS), so nothing in them can reach, or be reached from, the internet.
 from __future__ import annotations
 
 from aws_cdk import aws_ec2 as ec2
+from aws_cdk import aws_iam as iam
 from constructs import Construct
 
 from infra_cdk.context import InfraContext
+from infra_cdk.nag import acknowledge
 from infra_cdk.sections.encryption import Encryption
 
 VPC_CIDR = "10.40.0.0/16"
@@ -98,6 +100,26 @@ class Network(Construct):
             "HTTPS to the interface VPC endpoints",
         )
         return group
+
+    def lambda_role(self, scope: Construct, construct_id: str, name: str, description: str) -> iam.Role:
+        """The execution role of a Lambda in this VPC: network interfaces and logs, nothing else yet."""
+        role = iam.Role(
+            scope,
+            construct_id,
+            role_name=name,
+            assumed_by=iam.ServicePrincipal("lambda.amazonaws.com"),
+            description=description,
+            managed_policies=[
+                iam.ManagedPolicy.from_aws_managed_policy_name("service-role/AWSLambdaVPCAccessExecutionRole")
+            ],
+        )
+        acknowledge(
+            role,
+            "IAM4[Policy::arn:<AWS::Partition>:iam::aws:policy/service-role/AWSLambdaVPCAccessExecutionRole]",
+            "AWSLambdaVPCAccessExecutionRole is the AWS-maintained minimum a Lambda in a VPC needs to manage "
+            "its network interfaces (ec2:*NetworkInterface* has no resource-level scoping).",
+        )
+        return role
 
     def allow_dynamodb(self, group: ec2.SecurityGroup) -> None:
         """Egress HTTPS to DynamoDB through the gateway endpoint (its prefix list is region-specific)."""

@@ -103,15 +103,11 @@ class Pipeline(Construct):
             self, "FunctionSecurityGroup", ctx.name("aggregator-sg"), "Aggregator Lambda: to the VPC endpoints"
         )
         network.allow_dynamodb(self.security_group)
-        self.role = iam.Role(
+        self.role = network.lambda_role(
             self,
             "FunctionRole",
-            role_name=ctx.name("aggregator-role"),
-            assumed_by=iam.ServicePrincipal("lambda.amazonaws.com"),
-            description="Aggregator Lambda: CloudWatch reads, the metrics table, the alerts topic, the key",
-            managed_policies=[
-                iam.ManagedPolicy.from_aws_managed_policy_name("service-role/AWSLambdaVPCAccessExecutionRole")
-            ],
+            ctx.name("aggregator-role"),
+            "Aggregator Lambda: CloudWatch reads, the metrics table, the alerts topic, the key",
         )
         self.role.add_to_policy(
             iam.PolicyStatement(sid="ReadCloudWatchMetrics", actions=CLOUDWATCH_ACTIONS, resources=["*"])
@@ -121,12 +117,6 @@ class Pipeline(Construct):
             iam.PolicyStatement(sid="PublishAlerts", actions=["sns:Publish"], resources=[notifications.topic.topic_arn])
         )
         encryption.key.grant(self.role, *KEY_ACTIONS)
-        acknowledge(
-            self.role,
-            "IAM4[Policy::arn:<AWS::Partition>:iam::aws:policy/service-role/AWSLambdaVPCAccessExecutionRole]",
-            "AWSLambdaVPCAccessExecutionRole is the AWS-maintained minimum a Lambda in a VPC needs to manage "
-            "its network interfaces (ec2:*NetworkInterface* has no resource-level scoping).",
-        )
         acknowledge(
             self.role,
             "IAM5[Resource::*]",
