@@ -157,19 +157,28 @@ def build_assets(partitions_def: PartitionsDefinition) -> list[AssetsDefinition]
 
         evaluations = evaluate(metric_aggregates, stored)
         now = clock.now()
-        items, sent = [], 0
-        for evaluation in evaluations:
-            notified = evaluation.already_notified
-            if evaluation.needs_notification and notifier.enabled:
-                notifier.publish(
-                    evaluation.subject(notifier.env),
-                    evaluation.message(),
-                    evaluation.rule.rule_id,
-                    evaluation.state.value,
-                )
-                notified, sent = True, sent + 1
-                context.log.info(f"notified: {evaluation.subject(notifier.env)}")
-            items.append(evaluation.item(notified, context.run_id, now, metric_store.retention_days))
+        items, notified_items = [], []
+        try:
+            for evaluation in evaluations:
+                notified = evaluation.already_notified
+                if evaluation.needs_notification and notifier.enabled:
+                    notifier.publish(
+                        evaluation.subject(notifier.env),
+                        evaluation.message(),
+                        evaluation.rule.rule_id,
+                        evaluation.state.value,
+                    )
+                    notified = True
+                    context.log.info(f"notified: {evaluation.subject(notifier.env)}")
+                item = evaluation.item(notified, context.run_id, now, metric_store.retention_days)
+                items.append(item)
+                if notified and not evaluation.already_notified:
+                    notified_items.append(item)
+        except Exception:
+            # Record what was already sent before failing the run, so that the retry does not e-mail it twice.
+            metric_store.write(notified_items)
+            raise
+        sent = len(notified_items)
         calls = metric_store.write(items)
 
         states = pd.DataFrame(

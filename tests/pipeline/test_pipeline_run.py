@@ -4,7 +4,9 @@ from __future__ import annotations
 
 from decimal import Decimal
 
+import botocore.client
 import pytest
+from botocore.exceptions import ClientError
 from pipeline_support import W1, W2, minute, run_windows
 
 from cw_pipeline.local.provision import read_notifications
@@ -217,3 +219,27 @@ def test_late_data_that_changes_a_state_notifies_the_new_transition(aws, pipelin
     ]
     stored = aws.item(f"alert#rds_cpu_avg#{DB}", "2026-11-20T12:05:00Z")
     assert stored["state"] == "ALARM" and stored["value"] == 95 and stored["notified"] is True
+
+
+def test_an_sns_failure_fails_the_run_and_the_retry_sends_each_notification_once(aws, pipeline, monkeypatch):
+    """SNS accepts two messages, then fails: the run fails naming the call; the retry sends the other four."""
+    publish_known_workload(aws)
+    original = botocore.client.BaseClient._make_api_call
+    accepted = []
+
+    def flaky(client, operation, params):
+        if operation == "Publish" and len(accepted) == 2:
+            raise ClientError({"Error": {"Code": "InternalError", "Message": "try again"}}, operation)
+        if operation == "Publish":
+            accepted.append(params)
+        return original(client, operation, params)
+
+    monkeypatch.setattr(botocore.client.BaseClient, "_make_api_call", flaky)
+    with pytest.raises(Exception, match=r"SNS Publish on topic .*cw-analytics-dev-alerts failed: InternalError"):
+        run_windows(pipeline, [W1, W2])
+    monkeypatch.setattr(botocore.client.BaseClient, "_make_api_call", original)
+    assert run_windows(pipeline, [W1, W2]).success
+
+    messages = [n["message"] for n in read_notifications(aws.session, aws.resources.inbox_queue_url)]
+    sent = sorted((m["rule_id"], m["state"], m["window_start"]) for m in messages)
+    assert len(sent) == 6 and len(set(sent)) == 6  # the six transitions, none twice
