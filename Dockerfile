@@ -21,7 +21,7 @@ RUN pip install --no-cache-dir "uv==${UV_VERSION}" \
  && pip uninstall --yes uv \
  && rm -rf /tmp/build
 
-# The pipeline package (cw_pipeline/local, the emulator helpers, is left out by .dockerignore).
+# The product package only (cw_local, interactions_api, tests and docs are left out by .dockerignore).
 COPY cw_pipeline/ ${LAMBDA_TASK_ROOT}/cw_pipeline/
 
 CMD ["cw_pipeline.lambda_handler.handler"]

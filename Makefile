@@ -43,16 +43,16 @@ clean:
 ## The main job: the whole system on the local AWS emulator, through the production Lambda handler, with a
 ## report and .demo/chart.png (docs/demo.md): make demo [DEMO_ARGS="--hours 6 --seed 3"]
 demo: install
-	$(BIN)/python -m cw_pipeline.local.demo $(DEMO_ARGS)
+	$(BIN)/python -m cw_local.demo $(DEMO_ARGS)
 
 ## The Dagster UI on http://127.0.0.1:3000 against the emulator (port 4566) with a live workload; Ctrl-C stops both.
 ui: install
-	$(BIN)/python -m cw_pipeline.local.ui $(UI_ARGS)
+	$(BIN)/python -m cw_local.ui $(UI_ARGS)
 
 ## The interactions API on http://127.0.0.1:8080 (the Lambda handler behind a local HTTP server).
 api: install
 	bash scripts/ensure-postgres.sh
-	PYTHONPATH=infra_cdk/functions/api $(BIN)/python -m interactions_api.local_server
+	$(BIN)/python -m cw_local.api_server
 
 ## Load benchmark of the API handler against the local PostgreSQL (prints p50/p99 and throughput).
 bench-api: install

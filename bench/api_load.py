@@ -22,10 +22,6 @@ import statistics
 import sys
 import time
 from collections import defaultdict
-from pathlib import Path
-
-API_ROOT = Path(__file__).resolve().parents[1] / "infra_cdk" / "functions" / "api"
-sys.path.insert(0, str(API_ROOT))
 
 DAILY_INTERACTIONS = 100_000
 AVERAGE_RPS = DAILY_INTERACTIONS / 86_400
@@ -45,6 +41,7 @@ def percentile(sorted_values: list[float], q: float) -> float:
 
 def seed(dsn: str, rows: int) -> None:
     import psycopg
+
     from interactions_api import migrations
 
     with psycopg.connect(dsn, autocommit=True) as conn:
@@ -65,8 +62,8 @@ def worker(worker_id: int, requests: int, deadline: float, results: mp.Queue) ->
     # Handler logs and EMF metrics go to stdout as in Lambda; keep them off the report.
     devnull = os.open(os.devnull, os.O_WRONLY)
     os.dup2(devnull, 1)
+    from cw_local.api_server import LocalContext, to_proxy_event
     from interactions_api.app import handler
-    from interactions_api.local_server import LocalContext, to_proxy_event
 
     rng = random.Random(worker_id)
     json_header = [("Content-Type", "application/json")]
@@ -168,7 +165,7 @@ def main(argv: list[str] | None = None) -> int:
     if not 1 <= args.requests <= 100_000 or not 0 < args.max_seconds <= 600:
         parser.error("keep the benchmark bounded: --requests 1..100000, --max-seconds up to 600")
 
-    from interactions_api.local_server import ensure_database
+    from cw_local.api_server import ensure_database
 
     os.environ["DB_DSN"] = args.dsn
     os.environ.setdefault("POWERTOOLS_SERVICE_NAME", "cw-analytics-bench-api")

@@ -52,7 +52,7 @@ class _Context:
 def child() -> None:
     """One sample; prints a JSON line of timings in milliseconds."""
     started = time.perf_counter()
-    import cw_pipeline.lambda_handler as lambda_handler
+    import cw_pipeline.runtime.handler as lambda_handler
 
     imported = time.perf_counter()
 
@@ -61,8 +61,8 @@ def child() -> None:
     import boto3
     from moto import mock_aws
 
-    from cw_pipeline.local import percentiles
-    from cw_pipeline.local.provision import provision
+    from cw_local import percentiles
+    from cw_local.provision import provision
 
     percentiles.install()
     with mock_aws():
@@ -114,7 +114,7 @@ def main() -> None:
 
     samples = []
     with tempfile.TemporaryDirectory(prefix="cw-bench-") as home:
-        environment = {**os.environ, **ENVIRONMENT, "DAGSTER_HOME": home, "PYTHONPATH": str(ROOT)}
+        environment = {**os.environ, **ENVIRONMENT, "DAGSTER_HOME": home}
         for variable in ("AWS_ENDPOINT_URL", "AWS_PROFILE", "CW_DAGSTER_PG_URL", "CW_DAGSTER_PG_SECRET_ARN"):
             environment.pop(variable, None)
         for index in range(args.samples):

@@ -13,14 +13,11 @@ import argparse
 import os
 import platform
 import resource
-import sys
 import tempfile
 import time
 from collections import Counter
 from datetime import UTC, datetime, timedelta
-from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 os.environ.update(
     AWS_ACCESS_KEY_ID="bench", AWS_SECRET_ACCESS_KEY="bench", AWS_DEFAULT_REGION="us-east-1", AWS_REGION="us-east-1"
 )
@@ -38,11 +35,12 @@ def main() -> None:
     from dagster import DagsterInstance
     from moto import mock_aws
 
+    from cw_local import percentiles, workload
+    from cw_local.provision import provision
     from cw_pipeline.config import Settings
     from cw_pipeline.definitions import build_definitions
-    from cw_pipeline.jobs import JOB_NAME, range_tags
-    from cw_pipeline.local import percentiles, workload
-    from cw_pipeline.local.provision import provision
+    from cw_pipeline.defs.jobs import JOB_NAME
+    from cw_pipeline.defs.partitions import range_tags
     from cw_pipeline.windows import windows_between
 
     now = datetime.now(UTC).replace(second=0, microsecond=0)

@@ -13,6 +13,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from enum import StrEnum
 
+from cw_pipeline import naming
+
 
 class Service(StrEnum):
     APIGATEWAY = "apigateway"
@@ -37,6 +39,7 @@ class ServiceSpec:
     namespace: str
     dimension_name: str
     config_variable: str  # the environment variable that lists this service's monitored resources
+    default_resource: str  # the short name (`naming`) of the resource this project creates and watches by default
 
 
 @dataclass(frozen=True)
@@ -76,9 +79,9 @@ class RatioSpec:
 SERVICES: dict[Service, ServiceSpec] = {
     spec.service: spec
     for spec in (
-        ServiceSpec(Service.APIGATEWAY, "AWS/ApiGateway", "ApiName", "CW_API_NAMES"),
-        ServiceSpec(Service.LAMBDA, "AWS/Lambda", "FunctionName", "CW_FUNCTION_NAMES"),
-        ServiceSpec(Service.RDS, "AWS/RDS", "DBInstanceIdentifier", "CW_DB_INSTANCE_IDS"),
+        ServiceSpec(Service.APIGATEWAY, "AWS/ApiGateway", "ApiName", "CW_API_NAMES", naming.API),
+        ServiceSpec(Service.LAMBDA, "AWS/Lambda", "FunctionName", "CW_FUNCTION_NAMES", naming.API_FUNCTION),
+        ServiceSpec(Service.RDS, "AWS/RDS", "DBInstanceIdentifier", "CW_DB_INSTANCE_IDS", naming.DATABASE),
     )
 }
 
@@ -150,3 +153,13 @@ def ratio_for_attribute(service: Service, attribute: str) -> RatioSpec:
         if spec.attribute == attribute:
             return spec
     raise KeyError(f"no catalog ratio produces {service.value} attribute {attribute!r}")
+
+
+def source_of(service: Service, attribute: str) -> MetricSpec | RatioSpec:
+    """The catalog row an aggregate attribute comes from: a pulled statistic or a ratio derived from them."""
+    for spec in (*metrics_for(service), *ratios_for(service)):
+        if spec.attribute == attribute:
+            return spec
+    raise KeyError(
+        f"no catalog row produces {service.value} attribute {attribute!r}; known: {', '.join(attributes_for(service))}"
+    )

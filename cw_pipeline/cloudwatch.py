@@ -110,3 +110,9 @@ def fetch(client, queries: Sequence[MetricQuery], start: datetime, end: datetime
     # A paginated answer can repeat a timestamp; the last word CloudWatch gave wins.
     frame = frame.drop_duplicates(subset=["service", "resource", "attribute", "window_start"], keep="last")
     return FetchResult(frame.reset_index(drop=True), len(queries), calls)
+
+
+def resources_without_data(resources: Sequence[MonitoredResource], datapoints: pd.DataFrame) -> list[str]:
+    """``service:name`` of every resource CloudWatch returned no datapoint for (often a misspelt name)."""
+    answered = set(zip(datapoints["service"], datapoints["resource"], strict=True))
+    return [f"{r.service.value}:{r.name}" for r in resources if (r.service.value, r.name) not in answered]

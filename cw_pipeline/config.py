@@ -59,15 +59,10 @@ class Settings:
             env = naming.validate_env(environ.get("CW_ENV", "dev").strip() or "dev")
         except ValueError as error:
             raise ConfigurationError(f"CW_ENV: {error}") from error
-        defaults = {
-            Service.APIGATEWAY: naming.resource_name(env, naming.API),
-            Service.LAMBDA: naming.resource_name(env, naming.API_FUNCTION),
-            Service.RDS: naming.resource_name(env, naming.DATABASE),
-        }
         resources = tuple(
             MonitoredResource(service, name)
             for service, spec in SERVICES.items()
-            for name in _names(environ, spec.config_variable, defaults[service])
+            for name in _names(environ, spec.config_variable, naming.resource_name(env, spec.default_resource))
         )
         return cls(
             env=env,

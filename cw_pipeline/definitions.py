@@ -1,4 +1,4 @@
-"""The `cw_pipeline` code location: assembles assets, resources, the job and the schedule."""
+"""The `cw_pipeline` code location: assembles the assets, resources, job and schedule (nothing else)."""
 
 from __future__ import annotations
 
@@ -9,11 +9,14 @@ from pathlib import Path
 
 from dagster import Definitions
 
-from cw_pipeline.assets import PipelineClock, build_assets
 from cw_pipeline.config import Settings
-from cw_pipeline.jobs import build_job, build_schedule, window_partitions
-from cw_pipeline.resources import AlertNotifier, CloudWatchMetrics, MetricStore, MonitoredResources
-from cw_pipeline.window_frames import WindowFrameIOManager
+from cw_pipeline.defs.assets import alert_evaluations, cloudwatch_datapoints, metric_aggregates
+from cw_pipeline.defs.io_managers import WindowFrameIOManager
+from cw_pipeline.defs.jobs import build_job, build_schedule
+from cw_pipeline.defs.partitions import window_partitions
+from cw_pipeline.defs.resources import AlertNotifier, CloudWatchMetrics, MetricStore, MonitoredResources, PipelineClock
+
+ASSETS = (cloudwatch_datapoints, metric_aggregates, alert_evaluations)
 
 
 def build_definitions(
@@ -22,7 +25,6 @@ def build_definitions(
     """The code location for ``settings``, with partitions ending at ``now``.
 
     ``fixed_clock`` stamps every item with one time instead of the system clock (tests, replays).
-
     ``work_dir`` holds the per-window frames passed between assets; by default under DAGSTER_HOME
     (on Lambda, /tmp is the only writable place).
     """
@@ -31,7 +33,8 @@ def build_definitions(
     partitions = window_partitions(now)
     job = build_job(partitions)
     return Definitions(
-        assets=build_assets(partitions),
+        # The assets are declared on the partitions of import time; the range starts from ``now`` here.
+        assets=[a.map_asset_specs(lambda spec: spec.replace_attributes(partitions_def=partitions)) for a in ASSETS],
         jobs=[job],
         schedules=[build_schedule(job, settings)],
         resources={

@@ -95,6 +95,21 @@ class Evaluation:
         return item
 
 
+def evaluation_keys(
+    aggregates: pd.DataFrame, windows: Sequence[Window], rules: Sequence[ThresholdRule] = RULES
+) -> list[tuple[str, str]]:
+    """The ``(pk, sk)`` of every stored evaluation `evaluate` needs: for each rule and resource, the window
+    before the first one (its previous state) and every evaluated window (what was already notified)."""
+    sort_keys = [naming.window_sk(windows[0].previous.start), *(naming.window_sk(w.start) for w in windows)]
+    keys = []
+    for rule in rules:
+        resources = aggregates.loc[aggregates["service"] == rule.service.value, "resource"].unique()
+        for resource in sorted(resources):
+            pk = naming.evaluation_pk(rule.rule_id, resource)
+            keys.extend((pk, sk) for sk in sort_keys)
+    return keys
+
+
 def evaluate(
     aggregates: pd.DataFrame,
     stored: Mapping[tuple[str, str], Mapping],

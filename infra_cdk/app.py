@@ -14,15 +14,13 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
+from aws_cdk import App, Validations
+from cdk_nag import AwsSolutionsChecks
+
+from infra_cdk.context import InfraContext
+from infra_cdk.stack import AnalyticsStack
+
 HERE = Path(__file__).resolve().parent
-if str(HERE.parent) not in sys.path:  # the repository root: cw_pipeline and infra_cdk are importable
-    sys.path.insert(0, str(HERE.parent))
-
-from aws_cdk import App, Validations  # noqa: E402
-from cdk_nag import AwsSolutionsChecks  # noqa: E402
-
-from infra_cdk.context import InfraContext  # noqa: E402
-from infra_cdk.stack import AnalyticsStack  # noqa: E402
 
 CDK_JSON = HERE / "cdk.json"
 

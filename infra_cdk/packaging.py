@@ -3,7 +3,7 @@
 No Docker engine runs at synth or in the tests: CDK hashes each image's build context into the asset
 hash and the CLI builds and pushes the image when it deploys. The aggregator's image is built from
 the repository root (its ``Dockerfile`` belongs to the Lambda-runtime issue); the API's from
-``infra_cdk/functions/api`` with the Dockerfile there, which installs that directory's
+``interactions_api/`` with the Dockerfile there, which installs that directory's
 ``requirements.txt``: pyproject's ``api`` extra pinned to ``uv.lock`` (``api_requirements`` computes
 that list, and a test holds the file to it).
 """
@@ -20,7 +20,7 @@ from aws_cdk import aws_ecr_assets as ecr_assets
 from aws_cdk import aws_lambda as lambda_
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
-API_DIR = REPO_ROOT / "infra_cdk" / "functions" / "api"
+API_DIR = REPO_ROOT / "interactions_api"
 
 AGGREGATOR_HANDLER = "cw_pipeline.lambda_handler.handler"
 API_HANDLER = "interactions_api.app.handler"
@@ -47,8 +47,11 @@ AGGREGATOR_EXCLUDES = [
     "tests",
     "docs",
     "bench",
+    "scripts",
+    "cw_local",
+    "interactions_api",
 ]
-API_EXCLUDES = ["tests", "**/__pycache__", "**/*.pyc", ".pytest_cache"]
+API_EXCLUDES = ["**/__pycache__", "**/*.pyc"]
 
 _NAME = re.compile(r"^\s*([A-Za-z0-9][A-Za-z0-9._-]*)(\[[^\]]*\])?")
 

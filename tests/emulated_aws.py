@@ -1,7 +1,7 @@
 """In-process moto AWS for the pipeline and handler tests: the project's table, topic and inbox queue.
 
 One place for what both suites need: moto with the percentile support installed, the resources the CDK
-app creates (via `cw_pipeline.local.provision`), readers for items and notifications, a datapoint
+app creates (via `cw_local.provision`), readers for items and notifications, a datapoint
 writer, and a count of every AWS call, recorded in botocore below the code under test.
 """
 
@@ -17,8 +17,8 @@ import boto3
 import botocore.client
 from moto import mock_aws
 
-from cw_pipeline.local import percentiles
-from cw_pipeline.local.provision import ProvisionedResources, provision, read_notifications
+from cw_local import percentiles
+from cw_local.provision import ProvisionedResources, provision, read_notifications
 
 
 @dataclass

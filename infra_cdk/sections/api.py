@@ -4,7 +4,7 @@ Authorization is AWS IAM (SigV4): the callers of the interactions API are worklo
 credentials, the seed names no user directory, and IAM needs no extra moving part (no Cognito pool,
 no authorizer Lambda); a caller is allowed by ``execute-api:Invoke`` on ``ApiInvokeArn``.
 
-Resources and methods mirror the API's own OpenAPI document (functions/api/openapi.json), so a path
+Resources and methods mirror the API's own OpenAPI document (interactions_api/openapi.json), so a path
 the API does not serve is refused by API Gateway before any Lambda runs. API Gateway validates the
 request parameters (required path parameters); the methods declare no body model, so bodies are
 validated by the function (pydantic) and every error keeps the API's documented shape (400/413/415/422).

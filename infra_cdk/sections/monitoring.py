@@ -33,8 +33,8 @@ from cw_pipeline.catalog import (
     Service,
     WhenMissing,
     metric_for_attribute,
-    ratio_for_attribute,
     ratios_for,
+    source_of,
 )
 from cw_pipeline.thresholds import RULES, ThresholdRule
 from cw_pipeline.windows import WINDOW_SECONDS
@@ -95,12 +95,9 @@ def ratio_expression(ratio: RatioSpec, resource: str) -> cw.MathExpression:
 
 def rule_metric(rule: ThresholdRule, resource: str) -> tuple[cw.IMetric, cw.TreatMissingData]:
     """The metric (or metric math) a rule alarms on, and what missing data means for it."""
-    try:
-        spec = metric_for_attribute(rule.service, rule.attribute)
-    except KeyError:
-        return ratio_expression(ratio_for_attribute(rule.service, rule.attribute), resource), (
-            cw.TreatMissingData.NOT_BREACHING
-        )
+    spec = source_of(rule.service, rule.attribute)
+    if isinstance(spec, RatioSpec):
+        return ratio_expression(spec, resource), cw.TreatMissingData.NOT_BREACHING
     missing = (
         cw.TreatMissingData.NOT_BREACHING if spec.when_missing == WhenMissing.ZERO else cw.TreatMissingData.MISSING
     )

@@ -7,7 +7,6 @@ import copy
 import json
 import os
 import re
-import sys
 import time
 import uuid
 from collections.abc import Iterator
@@ -20,9 +19,9 @@ import psycopg
 import pytest
 from psycopg import sql
 
-API_ROOT = Path(__file__).resolve().parents[2] / "infra_cdk" / "functions" / "api"
+import interactions_api
+
 EVENTS = Path(__file__).resolve().parent / "events"
-sys.path.insert(0, str(API_ROOT))
 
 SERVICE_NAME = f"cw-api-test-{uuid.uuid4().hex[:8]}"
 API_ENV = {
@@ -184,7 +183,7 @@ def make_event(
     return event
 
 
-_OPENAPI = json.loads((API_ROOT / "openapi.json").read_text())
+_OPENAPI = json.loads((Path(interactions_api.__file__).parent / "openapi.json").read_text())
 
 
 def _documented_operation(method: str, path: str) -> dict[str, Any] | None:

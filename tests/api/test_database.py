@@ -6,10 +6,11 @@ import socket
 
 import psycopg
 import pytest
+from psycopg import sql
+
 from interactions_api import db as db_module
 from interactions_api import migrations
 from interactions_api.db import database
-from psycopg import sql
 
 
 def test_one_connection_is_reused_across_invocations(api, db):

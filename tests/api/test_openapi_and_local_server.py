@@ -8,12 +8,14 @@ import urllib.error
 import urllib.request
 
 import pytest
-from interactions_api import local_server, openapi
+
+from cw_local import api_server as local_server
+from interactions_api import openapi
 
 
 def test_committed_openapi_document_is_generated_from_the_code():
     committed = openapi.OPENAPI_PATH.read_text(encoding="utf-8")
-    assert committed == openapi.render(), "run: PYTHONPATH=infra_cdk/functions/api python -m interactions_api.openapi"
+    assert committed == openapi.render(), "run: python -m interactions_api.openapi"
 
 
 def test_openapi_document_lists_the_five_routes_with_their_parameters():

@@ -9,9 +9,10 @@ import boto3
 import psycopg
 import pytest
 from aws_lambda_powertools.utilities import parameters
+from moto import mock_aws
+
 from interactions_api.config import DatabaseSettings
 from interactions_api.db import database
-from moto import mock_aws
 
 
 @pytest.fixture

@@ -19,8 +19,8 @@ import boto3
 import pytest
 import requests
 
-from cw_pipeline.jobs import PARTITION_RANGE_END_TAG, PARTITION_RANGE_START_TAG
-from cw_pipeline.local.demo import EndpointSession, scan_table
+from cw_local.demo import EndpointSession, scan_table
+from cw_pipeline.defs.jobs import PARTITION_RANGE_END_TAG, PARTITION_RANGE_START_TAG
 from cw_pipeline.thresholds import RULES, State
 from cw_pipeline.windows import WINDOW, Window, floor_to_window
 from tests.e2e.support import PROJECT_ROOT, free_port
@@ -82,10 +82,10 @@ class GraphQL:
 
 @pytest.fixture
 def ui(tmp_path: Path):
-    """`python -m cw_pipeline.local.ui` (what `make ui` runs) on free ports, stopped with SIGTERM at the end."""
+    """`python -m cw_local.ui` (what `make ui` runs) on free ports, stopped with SIGTERM at the end."""
     port, emulator_port = free_port(), free_port()
     log = (tmp_path / "ui.log").open("w")
-    command = [sys.executable, "-m", "cw_pipeline.local.ui", "--port", str(port), "--emulator-port", str(emulator_port)]
+    command = [sys.executable, "-m", "cw_local.ui", "--port", str(port), "--emulator-port", str(emulator_port)]
     command += ["--hours", "2", "--no-live", "--dagster-home", str(tmp_path / "dagster_home")]
     now = datetime.now(UTC)
     process = subprocess.Popen(

@@ -14,12 +14,12 @@ from pathlib import Path
 
 import pytest
 
+from cw_local.demo import EndpointSession, FakeLambdaContext, Stored, main, scan_table
+from cw_local.emulator import running_emulator
+from cw_local.provision import read_notifications
+from cw_local.workload import Incident, Resources, Workload, generate, publish
 from cw_pipeline.catalog import Service
 from cw_pipeline.config import Settings
-from cw_pipeline.local.demo import EndpointSession, FakeLambdaContext, Stored, main, scan_table
-from cw_pipeline.local.emulator import running_emulator
-from cw_pipeline.local.provision import read_notifications
-from cw_pipeline.local.workload import Incident, Resources, Workload, generate, publish
 from cw_pipeline.thresholds import RULES, State
 from cw_pipeline.windows import WINDOW
 
@@ -56,7 +56,7 @@ def demo_path(tmp_path_factory) -> DemoPath:
             monkeypatch.setenv("POWERTOOLS_SERVICE_NAME", "cw-analytics-dev-aggregator")
             for name in ("CW_DAGSTER_PG_URL", "CW_DAGSTER_PG_SECRET_ARN", "AWS_SESSION_TOKEN"):
                 monkeypatch.delenv(name, raising=False)
-            from cw_pipeline import lambda_handler
+            from cw_pipeline.runtime import handler as lambda_handler
 
             monkeypatch.setattr(lambda_handler, "now_utc", lambda: NOW)
             resources = Resources.from_settings(Settings.from_env())

@@ -74,7 +74,7 @@ def test_api_image_requirements_are_pyprojects_api_extra_pinned_by_the_lock() ->
     listed = sorted(line.strip() for line in requirements if line.strip() and not line.startswith("#"))
     assert listed == sorted(pinned)
     dockerfile = (packaging.API_DIR / "Dockerfile").read_text()
-    assert "requirements.txt" in dockerfile and "COPY interactions_api/" in dockerfile
+    assert "requirements.txt" in dockerfile and "COPY . ${LAMBDA_TASK_ROOT}/interactions_api/" in dockerfile
 
 
 def test_api_role_reads_only_the_database_secret(dev_json: dict) -> None:

@@ -10,7 +10,8 @@ from datetime import UTC, datetime, timedelta
 
 from dagster import DagsterInstance, Definitions
 
-from cw_pipeline.jobs import JOB_NAME, range_tags
+from cw_pipeline.defs.jobs import JOB_NAME
+from cw_pipeline.defs.partitions import range_tags
 from cw_pipeline.windows import Window
 
 # A fixed day, well inside the partition range of a code location built "now" = NOW.

@@ -11,11 +11,11 @@ from botocore.exceptions import ClientError
 from dagster import AssetKey, DagsterInstance, Definitions, build_schedule_context
 from pipeline_support import NOW, W1, minute, run_windows
 
+from cw_local.provision import provision
 from cw_pipeline.catalog import Service
 from cw_pipeline.cloudwatch import build_queries, fetch, time_slices
 from cw_pipeline.config import MonitoredResource, Settings
 from cw_pipeline.definitions import build_definitions
-from cw_pipeline.local.provision import provision
 from cw_pipeline.windows import WINDOW, Window
 
 TWELVE = [Window(W1.start + i * WINDOW) for i in range(12)]

@@ -9,7 +9,7 @@ import pytest
 from botocore.exceptions import ClientError
 from pipeline_support import W1, W2, minute, run_windows
 
-from cw_pipeline.local.provision import read_notifications
+from cw_local.provision import read_notifications
 
 API, FUNCTION, DB = "orders-api", "orders-handler", "orders-db"
 

@@ -1,6 +1,6 @@
 """Write (or check) ``openapi.json`` next to this package, generated from the resolver's routes.
 
-python -m interactions_api.openapi          # rewrite infra_cdk/functions/api/openapi.json
+python -m interactions_api.openapi          # rewrite interactions_api/openapi.json
 python -m interactions_api.openapi --check  # exit 1 if the committed file is stale
 """
 
@@ -9,7 +9,7 @@ from __future__ import annotations
 import sys
 from pathlib import Path
 
-OPENAPI_PATH = Path(__file__).resolve().parent.parent / "openapi.json"
+OPENAPI_PATH = Path(__file__).resolve().parent / "openapi.json"
 TITLE = "cw-analytics interactions API"
 VERSION = "1.0.0"
 DESCRIPTION = (

@@ -12,9 +12,9 @@ from pathlib import Path
 import boto3
 import pytest
 
+from cw_local.emulator import EXIT_PORT_IN_USE, running_emulator
+from cw_local.provision import read_notifications
 from cw_pipeline import naming
-from cw_pipeline.local.emulator import EXIT_PORT_IN_USE, running_emulator
-from cw_pipeline.local.provision import read_notifications
 
 PROJECT_ROOT = Path(__file__).resolve().parents[2]
 
@@ -98,7 +98,7 @@ def test_a_taken_port_is_refused_with_exit_code_2():
         holder.listen()
         port = holder.getsockname()[1]
         finished = subprocess.run(
-            [sys.executable, "-m", "cw_pipeline.local.emulator", "--port", str(port)],
+            [sys.executable, "-m", "cw_local.emulator", "--port", str(port)],
             cwd=PROJECT_ROOT,
             capture_output=True,
             text=True,

@@ -1,6 +1,4 @@
-"""Window partitions, the pipeline job and its 5-minute schedule."""
-
-from datetime import datetime
+"""The pipeline job and its 5-minute schedule."""
 
 from dagster import (
     AssetSelection,
@@ -13,41 +11,12 @@ from dagster import (
     schedule,
 )
 
-from cw_pipeline.assets import GROUP
 from cw_pipeline.config import Settings
-from cw_pipeline.windows import (
-    CRON_SCHEDULE,
-    PARTITION_KEY_FORMAT,
-    Window,
-    earliest_pullable_window,
-    settled_windows,
-)
+from cw_pipeline.defs.assets import GROUP
+from cw_pipeline.defs.partitions import range_tags
+from cw_pipeline.windows import CRON_SCHEDULE, settled_windows
 
 JOB_NAME = "cw_metrics_job"
-PARTITION_RANGE_START_TAG = "dagster/asset_partition_range_start"
-PARTITION_RANGE_END_TAG = "dagster/asset_partition_range_end"
-
-
-def window_partitions(now: datetime) -> TimeWindowPartitionsDefinition:
-    """5-minute UTC partitions from the oldest window CloudWatch still holds at 5-minute resolution.
-
-    Bounded on purpose (~18,000 partitions): a window older than 63 days cannot be re-pulled anyway,
-    and Dagster's UI slows down with very many partitions.
-    """
-    return TimeWindowPartitionsDefinition(
-        start=earliest_pullable_window(now).start,
-        cron_schedule=CRON_SCHEDULE,
-        fmt=PARTITION_KEY_FORMAT,
-        timezone="UTC",
-    )
-
-
-def range_tags(windows: list[Window]) -> dict[str, str]:
-    """Run tags that make one run cover ``windows`` (a single-run backfill of that range)."""
-    return {
-        PARTITION_RANGE_START_TAG: windows[0].partition_key,
-        PARTITION_RANGE_END_TAG: windows[-1].partition_key,
-    }
 
 
 def build_job(partitions_def: TimeWindowPartitionsDefinition):

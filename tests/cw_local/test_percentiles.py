@@ -14,7 +14,7 @@ import pytest
 from botocore.exceptions import ClientError
 from moto import mock_aws
 
-from cw_pipeline.local import percentiles
+from cw_local import percentiles
 
 T0 = datetime(2025, 3, 4, 10, 0, tzinfo=UTC)
 PERIOD = 300

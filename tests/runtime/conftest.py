@@ -17,7 +17,7 @@ import pytest
 from handler_support import API, DB, FUNCTION, NOW, PG_HOST, PG_PORT, SERVICE, FakeLambdaContext, pg_url
 from psycopg2 import sql
 
-from cw_pipeline import instance as instances
+from cw_pipeline.runtime import instance as instances
 from tests.emulated_aws import EmulatedAws, emulated_aws
 
 # Powertools reads its service name when the handler module is imported, as on Lambda; set only for
@@ -25,7 +25,7 @@ from tests.emulated_aws import EmulatedAws, emulated_aws
 _before = os.environ.get("POWERTOOLS_SERVICE_NAME")
 os.environ["POWERTOOLS_SERVICE_NAME"] = SERVICE
 try:
-    from cw_pipeline import lambda_handler
+    from cw_pipeline.runtime import handler as lambda_handler
 finally:
     if _before is None:
         del os.environ["POWERTOOLS_SERVICE_NAME"]

@@ -1,6 +1,6 @@
 """Run the Lambda handler behind a local HTTP server, for curl and a browser.
 
-    DB_DSN=postgresql://postgres@127.0.0.1:5432/cw_api python -m interactions_api.local_server
+    DB_DSN=postgresql://postgres@127.0.0.1:5432/cw_api python -m cw_local.api_server
 
 Each HTTP request becomes an API Gateway REST proxy event (as a ``{proxy+}`` resource delivers it)
 and goes through ``interactions_api.app.handler`` unchanged; the proxy result becomes the HTTP

@@ -170,7 +170,7 @@ class Workload:
         """What CloudWatch should answer for ``statistic`` over ``[start, end)``; None when no data.
 
         Percentiles use nearest rank on the raw samples (the definition of
-        `cw_pipeline.local.percentiles`), computed here on its own for e2e tests.
+        `cw_local.percentiles`), computed here on its own for e2e tests.
         """
         samples = sorted(self.samples(service, metric_name, start, end))
         if not samples:
@@ -335,7 +335,7 @@ def published_metrics(metrics: Iterable[MetricSpec] = METRICS) -> tuple[tuple[Se
     if missing:
         raise UnmodelledMetricError(
             f"the workload generator has no model for catalog metric(s) {', '.join(missing)}: "
-            "add an entry to cw_pipeline.local.workload.MODELS"
+            "add an entry to cw_local.workload.MODELS"
         )
     return pairs
 

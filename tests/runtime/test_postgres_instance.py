@@ -9,8 +9,8 @@ from dagster import AssetKey, DagsterInstance, DagsterRunStatus
 from dagster._core.instance.ref import InstanceRef
 from handler_support import FakeLambdaContext, load_event, pg_url
 
-from cw_pipeline import instance as instances
 from cw_pipeline.config import ConfigurationError
+from cw_pipeline.runtime import instance as instances
 
 ASSETS = ("cloudwatch_datapoints", "metric_aggregates", "alert_evaluations")
 

@@ -47,5 +47,6 @@ def test_dependencies_come_from_the_lock_and_only_the_main_group():
 
 def test_the_build_context_leaves_out_the_toolchain_and_tests():
     ignored = {line.strip() for line in (ROOT / ".dockerignore").read_text().splitlines()}
-    assert {".git", ".venv", ".tools", "tests", "cdk.out", "infra_cdk", "node_modules", "cw_pipeline/local"} <= ignored
+    assert {".git", ".venv", ".tools", "tests", "cdk.out", "infra_cdk", "node_modules"} <= ignored
+    assert {"cw_local", "interactions_api"} <= ignored  # development tooling and the monitored workload
     assert not {"cw_pipeline", "pyproject.toml", "uv.lock"} & ignored

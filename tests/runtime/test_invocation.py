@@ -7,7 +7,7 @@ from datetime import UTC, datetime
 import pytest
 
 from cw_pipeline.config import Settings
-from cw_pipeline.invocation import EventKind, InvalidEvent, parse_event
+from cw_pipeline.runtime.invocation import EventKind, InvalidEvent, parse_event
 
 NOW = datetime(2026, 11, 20, 14, 0, tzinfo=UTC)
 

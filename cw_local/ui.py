@@ -1,9 +1,9 @@
 """``make ui``: the Dagster UI on the code location, pointed at the local AWS emulator with a live workload.
 
-Run ``python -m cw_pipeline.local.ui [--port 3000] [--emulator-port 4566] [--hours 3] [--dagster-home .dagster_home]``.
+Run ``python -m cw_local.ui [--port 3000] [--emulator-port 4566] [--hours 3] [--dagster-home .dagster_home]``.
 It reads the clock once, then:
 
-1. starts the emulator (`cw_pipeline.local.emulator`) on ``--emulator-port`` (a port in use is refused
+1. starts the emulator (`cw_local.emulator`) on ``--emulator-port`` (a port in use is refused
    with the emulator's message);
 2. publishes the last ``--hours`` of workload with a database incident in the middle, as ``make demo``
    does, and keeps publishing each new minute in the background, so the schedule finds fresh data;
@@ -28,12 +28,12 @@ from collections.abc import Mapping, Sequence
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
+from cw_local.demo import DEFAULT_INCIDENT_MINUTES, DEFAULT_SEED, Progress, make_plan, patched_environment
+from cw_local.emulator import EmulatorError, running_emulator
+from cw_local.workload import Resources, generate, publish
 from cw_pipeline.config import Settings
-from cw_pipeline.local.demo import DEFAULT_INCIDENT_MINUTES, DEFAULT_SEED, Progress, make_plan, patched_environment
-from cw_pipeline.local.emulator import EmulatorError, running_emulator
-from cw_pipeline.local.workload import Resources, generate, publish
 
-PROJECT_ROOT = Path(__file__).resolve().parents[2]
+PROJECT_ROOT = Path(__file__).resolve().parents[1]
 DEFAULT_PORT = 3000
 DEFAULT_EMULATOR_PORT = 4566
 DEFAULT_HOURS = 3.0
@@ -62,7 +62,6 @@ def dagster_environment(emulator_environment: Mapping[str, str], dagster_home: P
         PYTHONWARNINGS=",".join(f"ignore:{prefix}" for prefix in QUIET_WARNINGS),
         DAGSTER_HOME=str(dagster_home.resolve()),
         DAGSTER_DISABLE_TELEMETRY="true",
-        PYTHONPATH=os.pathsep.join(filter(None, [str(PROJECT_ROOT), os.environ.get("PYTHONPATH")])),
     )
     return environment
 
@@ -93,7 +92,7 @@ class LiveFeed(threading.Thread):
 
 def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(
-        prog="python -m cw_pipeline.local.ui", description="Dagster UI on the local AWS emulator with a workload."
+        prog="python -m cw_local.ui", description="Dagster UI on the local AWS emulator with a workload."
     )
     parser.add_argument("--port", type=int, default=DEFAULT_PORT, help="Dagster webserver port (default 3000)")
     parser.add_argument("--host", default="127.0.0.1", help="Dagster webserver host (default 127.0.0.1)")

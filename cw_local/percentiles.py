@@ -312,7 +312,7 @@ def _validate_stat(stat: str) -> None:
         return
     raise InvalidParameterValue(
         f"The statistic {stat!r} is not supported by the local emulator (moto with "
-        "cw_pipeline.local.percentiles): use Sum, Average, Minimum, Maximum, SampleCount or pNN / pNN.N."
+        "cw_local.percentiles): use Sum, Average, Minimum, Maximum, SampleCount or pNN / pNN.N."
     )
 
 

@@ -1,8 +1,8 @@
 """The local AWS emulator: moto over HTTP with percentile support and the pipeline's resources.
 
-Run ``python -m cw_pipeline.local.emulator [--port 5000] [--host 127.0.0.1] [--env dev]``. It serves
-moto (``moto.server.ThreadedMotoServer``) with `cw_pipeline.local.percentiles` installed, creates
-the metrics table, the alerts topic and its inbox queue with `cw_pipeline.local.provision`, prints
+Run ``python -m cw_local.emulator [--port 5000] [--host 127.0.0.1] [--env dev]``. It serves
+moto (``moto.server.ThreadedMotoServer``) with `cw_local.percentiles` installed, creates
+the metrics table, the alerts topic and its inbox queue with `cw_local.provision`, prints
 ONE line of JSON on stdout::
 
     {"endpoint_url": "http://127.0.0.1:5000", "region": "us-east-1", "env": "dev", "pid": 123,
@@ -31,20 +31,18 @@ import threading
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from pathlib import Path
 
 import boto3
 
+from cw_local import percentiles
+from cw_local.provision import ProvisionedResources, provision
 from cw_pipeline import naming
-from cw_pipeline.local import percentiles
-from cw_pipeline.local.provision import ProvisionedResources, provision
 
 DEFAULT_PORT = 5000
 DEFAULT_HOST = "127.0.0.1"
 EXIT_PORT_IN_USE = 2
 # Moto ignores credentials, but boto3 refuses to sign without some: these never reach AWS.
 DUMMY_CREDENTIALS = {"aws_access_key_id": "testing", "aws_secret_access_key": "testing"}
-_PROJECT_ROOT = Path(__file__).resolve().parents[2]
 
 
 class EmulatorError(RuntimeError):
@@ -130,7 +128,7 @@ def _start_server(host: str, port: int, timeout: float = 15.0):
 
 def _refuse_port(host: str, port: int) -> int:
     print(
-        f"cw_pipeline.local.emulator: port {port} on {host} is already in use (another emulator or "
+        f"cw_local.emulator: port {port} on {host} is already in use (another emulator or "
         f"moto server?). Stop the process listening on it (e.g. `lsof -i :{port}`) or choose another "
         "port with --port N (--port 0 picks a free one).",
         file=sys.stderr,
@@ -141,7 +139,7 @@ def _refuse_port(host: str, port: int) -> int:
 
 def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(
-        prog="python -m cw_pipeline.local.emulator",
+        prog="python -m cw_local.emulator",
         description="Serve moto with percentile support and the pipeline's resources provisioned.",
     )
     parser.add_argument("--port", type=int, default=DEFAULT_PORT, help="0 picks a free port")
@@ -198,12 +196,9 @@ def running_emulator(
     stop_timeout: float = 15.0,
 ) -> Iterator[Emulator]:
     """Run the emulator in a subprocess for the duration of the ``with`` block (port 0: a free port)."""
-    command = [sys.executable, "-m", "cw_pipeline.local.emulator", "--port", str(port), "--host", host]
+    command = [sys.executable, "-m", "cw_local.emulator", "--port", str(port), "--host", host]
     command += ["--env", env]
     child_environment = dict(os.environ)
-    child_environment["PYTHONPATH"] = os.pathsep.join(
-        filter(None, [str(_PROJECT_ROOT), child_environment.get("PYTHONPATH")])
-    )
     child_environment.pop("AWS_ENDPOINT_URL", None)  # the child sets its own
     with tempfile.TemporaryFile(mode="w+") as stderr:
         process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=stderr, text=True, env=child_environment)

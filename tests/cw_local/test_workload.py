@@ -13,11 +13,11 @@ import boto3
 import pytest
 from moto import mock_aws
 
+from cw_local import percentiles
+from cw_local.workload import Incident, UnmodelledMetricError, generate, publish
 from cw_pipeline import catalog
 from cw_pipeline.catalog import METRICS, SERVICES, MetricSpec, Service
 from cw_pipeline.config import Settings
-from cw_pipeline.local import percentiles
-from cw_pipeline.local.workload import Incident, UnmodelledMetricError, generate, publish
 from cw_pipeline.thresholds import RULES
 
 DAY = datetime(2025, 3, 4, tzinfo=UTC)

@@ -10,9 +10,9 @@ from decimal import Decimal
 import pytest
 from handler_support import API, DB, FUNCTION, RULES_PER_WINDOW, load_event
 
-from cw_pipeline import lambda_handler
-from cw_pipeline.invocation import InvalidEvent
-from cw_pipeline.lambda_handler import RunFailed
+from cw_pipeline.runtime import handler as lambda_handler
+from cw_pipeline.runtime.handler import RunFailed
+from cw_pipeline.runtime.invocation import InvalidEvent
 
 # Lambda traffic per window (invocations, errors); lambda_errors alarms above 10 errors.
 TRAFFIC = {

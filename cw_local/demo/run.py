@@ -1,12 +1,12 @@
 """The demo: the whole system on the local AWS emulator, through the production entry point.
 
-Run ``python -m cw_pipeline.local.demo [--hours 3] [--seed 7] [--incident-minutes 20] [--out .demo]``
+Run ``python -m cw_local.demo [--hours 3] [--seed 7] [--incident-minutes 20] [--out .demo]``
 (``make demo``). It reads the clock once, then:
 
-1. starts the emulator (`cw_pipeline.local.emulator`, a subprocess on a free port) and points this
+1. starts the emulator (`cw_local.emulator`, a subprocess on a free port) and points this
    process at it through the environment, as a Lambda is configured;
 2. generates the last ``--hours`` of CloudWatch datapoints for the stack with a database incident in the
-   middle (`cw_pipeline.local.workload`) and publishes them with PutMetricData;
+   middle (`cw_local.workload`) and publishes them with PutMetricData;
 3. invokes the aggregator Lambda's handler (`cw_pipeline.lambda_handler.handler`) twice, as AWS would:
    one manual backfill event over every generated window but the newest, then the EventBridge Scheduler
    event whose newest settled window is the newest generated one;
@@ -37,12 +37,12 @@ from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
+from cw_local.emulator import Emulator, running_emulator
+from cw_local.provision import read_notifications
+from cw_local.workload import Incident, Resources, Workload, generate, publish
 from cw_pipeline import naming
 from cw_pipeline.catalog import Service
 from cw_pipeline.config import Settings
-from cw_pipeline.local.emulator import Emulator, running_emulator
-from cw_pipeline.local.provision import read_notifications
-from cw_pipeline.local.workload import Incident, Resources, Workload, generate, publish
 from cw_pipeline.thresholds import RULES, State, rule
 from cw_pipeline.windows import WINDOW, Window, floor_to_window, windows_between
 
@@ -495,7 +495,7 @@ def _import_handler(progress: Progress):
     # Dagster warns that BackfillPolicy is beta each time the assets are built; the handler silences it
     # once imported, but the code location it imports builds them first.
     warnings.filterwarnings("ignore", message=r".*is currently in beta")
-    from cw_pipeline import lambda_handler
+    from cw_pipeline.runtime import handler as lambda_handler
 
     progress("imported the aggregator Lambda's handler (dagster, pandas, boto3)")
     return lambda_handler
@@ -605,7 +605,7 @@ def _describe(event: dict) -> str:
 
 def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(
-        prog="python -m cw_pipeline.local.demo",
+        prog="python -m cw_local.demo",
         description="Run the whole pipeline on the local AWS emulator through the Lambda handler and report.",
     )
     parser.add_argument("--hours", type=float, default=DEFAULT_HOURS, help="hours of workload (default 3)")

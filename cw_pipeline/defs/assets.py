@@ -1,0 +1,101 @@
+"""The pipeline's assets, pull -> aggregate -> evaluate, over 5-minute window partitions.
+
+Each asset is a thin module-level function: the work is in `cw_pipeline.cloudwatch`,
+`cw_pipeline.aggregation`, `cw_pipeline.evaluation` and `cw_pipeline.alerting`, the I/O in
+`cw_pipeline.defs.resources`. Every asset runs a whole partition range in one run
+(``BackfillPolicy.single_run()``), so a backfill of N windows makes
+``ceil(queries/500) * ceil(datapoints/100800)`` GetMetricData calls, not N times that.
+"""
+
+from collections.abc import Iterator
+
+import pandas as pd
+from dagster import (
+    AssetCheckResult,
+    AssetCheckSpec,
+    AssetExecutionContext,
+    BackfillPolicy,
+    MaterializeResult,
+    Output,
+    asset,
+)
+
+from cw_pipeline.aggregation import aggregate, aggregate_items
+from cw_pipeline.alerting import deliver
+from cw_pipeline.cloudwatch import build_queries, resources_without_data
+from cw_pipeline.defs import metadata
+from cw_pipeline.defs.partitions import WINDOW_PARTITIONS
+from cw_pipeline.defs.resources import AlertNotifier, CloudWatchMetrics, MetricStore, MonitoredResources, PipelineClock
+from cw_pipeline.evaluation import evaluate, evaluation_keys
+from cw_pipeline.thresholds import RULES
+from cw_pipeline.windows import Window, windows_between
+
+GROUP = "cloudwatch_metrics"
+_EVERY_WINDOW = {
+    "partitions_def": WINDOW_PARTITIONS,
+    "backfill_policy": BackfillPolicy.single_run(),
+    "group_name": GROUP,
+}
+
+
+def run_windows(context: AssetExecutionContext) -> list[Window]:
+    """The windows of this run's partition range, oldest first."""
+    time_window = context.partition_time_window
+    return windows_between(time_window.start, time_window.end)
+
+
+@asset(io_manager_key="window_frames", kinds={"cloudwatch", "pandas"}, **_EVERY_WINDOW)
+def cloudwatch_datapoints(
+    context: AssetExecutionContext, cloudwatch: CloudWatchMetrics, monitored: MonitoredResources
+) -> Output[pd.DataFrame]:
+    """Every catalog statistic of every monitored resource, one row per answered window."""
+    windows = run_windows(context)
+    resources = monitored.resources()
+    result = cloudwatch.fetch(build_queries(resources), windows[0].start, windows[-1].end)
+    silent = resources_without_data(resources, result.datapoints)
+    if silent:
+        context.log.warning(
+            f"no CloudWatch datapoints for {', '.join(silent)} in {len(windows)} window(s): check the monitored "
+            "names (CW_API_NAMES / CW_FUNCTION_NAMES / CW_DB_INSTANCE_IDS); their counts are stored as 0 and "
+            "their other values left absent"
+        )
+    return Output(result.datapoints, metadata=metadata.datapoints(windows, result, silent))
+
+
+@asset(io_manager_key="window_frames", kinds={"dynamodb", "pandas"}, **_EVERY_WINDOW)
+def metric_aggregates(
+    context: AssetExecutionContext,
+    cloudwatch_datapoints: pd.DataFrame,
+    metric_store: MetricStore,
+    monitored: MonitoredResources,
+    clock: PipelineClock,
+) -> Output[pd.DataFrame]:
+    """One aggregate per monitored resource per window, written to the metrics table."""
+    windows = run_windows(context)
+    aggregates = aggregate(cloudwatch_datapoints, monitored.resources(), windows)
+    items = aggregate_items(aggregates, context.run_id, clock.now(), metric_store.retention_days)
+    calls = metric_store.write(items)
+    return Output(aggregates, metadata=metadata.aggregates(windows, aggregates, len(items), calls, metric_store))
+
+
+@asset(
+    kinds={"dynamodb", "sns"},
+    check_specs=[
+        AssetCheckSpec(rule.rule_id, asset="alert_evaluations", description=rule.description) for rule in RULES
+    ],
+    **_EVERY_WINDOW,
+)
+def alert_evaluations(
+    context: AssetExecutionContext,
+    metric_aggregates: pd.DataFrame,
+    metric_store: MetricStore,
+    notifier: AlertNotifier,
+    clock: PipelineClock,
+) -> Iterator[MaterializeResult | AssetCheckResult]:
+    """Every threshold rule for every resource and window; transitions notified once through SNS."""
+    windows = run_windows(context)
+    stored = metric_store.read_items(evaluation_keys(metric_aggregates, windows))
+    evaluations = evaluate(metric_aggregates, stored.items)
+    delivery = deliver(evaluations, notifier, metric_store, context.run_id, clock.now(), context.log)
+    yield MaterializeResult(metadata=metadata.evaluations(windows, evaluations, delivery, stored.calls))
+    yield from metadata.rule_checks(evaluations)

@@ -1,0 +1,176 @@
+"""The aggregator Lambda: each invocation runs the pipeline's Dagster job in-process over its windows.
+
+EventBridge invokes it every 5 minutes (a Scheduler input ``{"scheduled_time": ...}`` or a classic
+scheduled-rule event); an operator can invoke it with ``{"backfill": {"start": ..., "end": ...}}``.
+The event decides the windows (`cw_pipeline.runtime.invocation`), the job is the one the Dagster UI shows
+(`cw_pipeline.definitions`, ``JOB_NAME``), run as one single-run backfill over those windows.
+
+- A bad event raises `InvalidEvent` before anything is written; a failed run raises `RunFailed`, so
+  Lambda's retries and the dead-letter queue apply. A retried event rewrites the same keys.
+- Logs are JSON lines (AWS Lambda Powertools), the job's own log lines included.
+- The Dagster instance is ephemeral unless ``CW_DAGSTER_PG_URL`` / ``CW_DAGSTER_PG_SECRET_ARN``
+  name a PostgreSQL shared with the webserver (`cw_pipeline.runtime.instance`).
+"""
+
+from __future__ import annotations
+
+import logging
+import shutil
+import tempfile
+import time
+import warnings
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from aws_lambda_powertools import Logger
+from dagster import BetaWarning, DagsterInstance, Field
+from dagster import logger as dagster_logger
+
+from cw_pipeline.config import Settings
+from cw_pipeline.definitions import build_definitions
+from cw_pipeline.defs.jobs import JOB_NAME
+from cw_pipeline.defs.partitions import range_tags
+from cw_pipeline.runtime import instance as instances
+from cw_pipeline.runtime.invocation import InvalidEvent, Invocation, parse_event
+
+__all__ = ["InvalidEvent", "RunFailed", "handler"]
+
+AGGREGATES_ASSET = "metric_aggregates"
+EVALUATIONS_ASSET = "alert_evaluations"
+TRIGGER_TAG = "cw/trigger"
+REQUEST_ID_TAG = "cw/lambda_request_id"
+JOB_LOG_LEVEL = "DEBUG"  # everything reaches the Powertools logger, whose POWERTOOLS_LOG_LEVEL filters
+STEP_EVENT_LEVELS = {"STEP_SUCCESS": logging.INFO, "STEP_FAILURE": logging.ERROR}
+
+logger = Logger()  # service from POWERTOOLS_SERVICE_NAME, level from POWERTOOLS_LOG_LEVEL
+# BackfillPolicy is beta; Dagster's warning about it would be a plain-text line in every cold start.
+warnings.filterwarnings("ignore", category=BetaWarning)
+
+
+class RunFailed(RuntimeError):
+    """The Dagster run failed; the message names the run, its windows, the failing step and its error."""
+
+
+def now_utc() -> datetime:
+    """The invocation's clock, read once per invocation (tests replace it)."""
+    return datetime.now(UTC)
+
+
+@logger.inject_lambda_context(clear_state=True)
+def handler(event: dict, context: Any) -> dict:
+    now = now_utc()
+    settings = Settings.from_env()
+    try:
+        invocation = parse_event(event, settings, now)
+    except InvalidEvent as error:
+        logger.error("invalid event", extra={"error": str(error), "event": event})
+        raise
+    return run(invocation, settings, now, request_id=getattr(context, "aws_request_id", None))
+
+
+def run(invocation: Invocation, settings: Settings, now: datetime, request_id: str | None = None) -> dict:
+    """Run the job over ``invocation.windows``; the summary, or `RunFailed`.
+
+    The run is tagged with the trigger and the Lambda request id, so a run in the Dagster UI leads to
+    its invocation's log lines and back.
+    """
+    keys = invocation.partition_keys
+    logger.append_keys(event_kind=invocation.kind.value, first_window=keys[0], last_window=keys[-1])
+    home = instances.prepare_environment()
+    choice = instances.choose_instance()
+    work_dir = Path(tempfile.mkdtemp(prefix="run-", dir=home))  # frames between assets; removed after the run
+    started = time.perf_counter()
+    try:
+        instance: DagsterInstance = (
+            instances.postgres_instance(choice.postgres_url, home)
+            if choice.postgres_url
+            else instances.ephemeral_instance(work_dir)
+        )
+        definitions = build_definitions(settings, now=now, work_dir=str(work_dir / "frames"))
+        job = definitions.resolve_job_def(JOB_NAME).with_logger_defs({"console": _json_lines_logger})
+        result = job.execute_in_process(
+            run_config={"loggers": {"console": {"config": {"log_level": JOB_LOG_LEVEL}}}},
+            tags={
+                **range_tags(list(invocation.windows)),
+                TRIGGER_TAG: invocation.kind.value,
+                **({REQUEST_ID_TAG: request_id} if request_id else {}),
+            },
+            instance=instance,
+            raise_on_error=False,
+        )
+    finally:
+        shutil.rmtree(work_dir, ignore_errors=True)
+    duration_ms = round((time.perf_counter() - started) * 1000)
+
+    if not result.success:
+        failures = [f"{event.step_key}: {_error_message(event)}" for event in result.get_step_failure_events()]
+        message = f"run {result.run_id} over {len(keys)} window(s) {keys[0]} .. {keys[-1]} failed: " + (
+            "; ".join(failures) or "the run did not succeed (no step failure recorded)"
+        )
+        logger.error(
+            "run failed",
+            extra={"run_id": result.run_id, "windows": len(keys), "duration_ms": duration_ms, "failures": failures},
+        )
+        raise RunFailed(message)
+
+    aggregates = _metadata(result, AGGREGATES_ASSET)
+    evaluations = _metadata(result, EVALUATIONS_ASSET)
+    summary = {
+        "status": "succeeded",
+        "trigger": invocation.kind.value,
+        "windows": keys,
+        "aggregates_written": int(aggregates["items_written"]),
+        "evaluations_written": int(evaluations["evaluations_written"]),
+        "notifications_sent": int(evaluations["notifications_sent"]),
+        "run_id": result.run_id,
+        "instance": choice.mode,
+        "duration_ms": duration_ms,
+    }
+    logger.info("run succeeded", extra={**summary, "windows": len(keys)})
+    return summary
+
+
+def _error_message(event) -> str:
+    """The step's own error, not Dagster's wrapper around it ("Error occurred while executing op ...")."""
+    error = event.step_failure_data.error if event.step_failure_data else None
+    while error is not None and error.cls_name and error.cls_name.startswith("Dagster") and error.cause is not None:
+        error = error.cause
+    return error.message.strip() if error is not None else "failed"
+
+
+def _metadata(result, node: str) -> dict[str, Any]:
+    """The run's metadata of one asset. A range run records one materialization per window, each with the
+    run's whole metadata (the totals over every window), so one of them is read, not their sum."""
+    materializations = result.asset_materializations_for_node(node)
+    if not materializations:
+        raise RunFailed(f"run {result.run_id} succeeded but recorded no materialization of {node}")
+    return {name: value.value for name, value in materializations[0].metadata.items()}
+
+
+class _ToPowertools(logging.Handler):
+    """Re-emits the job's log records through the Powertools logger, one JSON line each, with the step.
+
+    Dagster logs its events at DEBUG; a step's success or failure (with its duration) is raised to INFO /
+    ERROR so that every run leaves one timing line per step at the default level, and the rest stay DEBUG.
+    """
+
+    def emit(self, record: logging.LogRecord) -> None:
+        meta = getattr(record, "dagster_meta", None) or {}
+        event = meta.get("dagster_event")
+        level, extra = record.levelno, {"dagster_run_id": meta.get("run_id"), "step": meta.get("step_key")}
+        if event is not None:
+            extra["dagster_event"] = event.event_type_value
+            level = max(level, STEP_EVENT_LEVELS.get(event.event_type_value, level))
+        message = meta.get("orig_message") or record.getMessage()
+        logging.getLogger(logger.name).log(level, message, extra=extra)
+
+
+@dagster_logger(
+    config_schema={"log_level": Field(str, is_required=False, default_value="INFO")},
+    description="The job's log lines as Powertools JSON lines.",
+)
+def _json_lines_logger(init_context) -> logging.Logger:
+    job_logger = logging.Logger("cw_pipeline.dagster", level=init_context.logger_config["log_level"])
+    job_logger.addHandler(_ToPowertools())
+    return job_logger
