@@ -9,9 +9,13 @@ from __future__ import annotations
 
 import json
 import re
+from datetime import timedelta
 
 import pytest
 
+from cw_pipeline.catalog import Service
+from cw_pipeline.slos import BurnRatePolicy, Severity, WindowSLO
+from infra_cdk.sections.slo_alarms import bad_windows_to_alarm, encodable
 from tests.infra.cdk_template import one, ref, resources
 
 HOUR = 3600
@@ -149,3 +153,14 @@ def test_dashboard_shows_the_error_budget_left(dev_json: dict) -> None:
     # 1 % of a day's 288 windows.
     assert latency["annotations"]["horizontal"][0]["value"] == pytest.approx(2.88)
     assert len(widgets["SLO burn-rate alerts"]["alarms"]) == 5
+
+
+def test_a_whole_number_of_allowed_bad_windows_is_not_enough_to_alarm() -> None:
+    slow = WindowSLO("slow", Service.APIGATEWAY, 99.0, "latency_p95_ms", 1000.0, "test")
+    # 100 periods at burn 1 against a 1 % budget allow exactly 1 bad window; alarming takes more: 2.
+    policy = BurnRatePolicy("p", Severity.TICKET, timedelta(minutes=500), timedelta(minutes=50), 1.0, 0.01)
+    assert bad_windows_to_alarm(slow, policy, policy.long_window) == (2, 100)
+    assert bad_windows_to_alarm(slow, policy, policy.short_window) == (1, 10)  # 0.1 allowed -> 1
+    assert encodable(slow, policy)
+    three_days = BurnRatePolicy("t", Severity.TICKET, timedelta(days=3), timedelta(hours=6), 1.0, 0.1)
+    assert not encodable(slow, three_days)  # 864 five-minute periods: over CloudWatch's one day
