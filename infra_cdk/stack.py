@@ -14,6 +14,7 @@ from infra_cdk.sections.monitoring import Monitoring, dashboard_url
 from infra_cdk.sections.network import Network
 from infra_cdk.sections.notifications import Notifications
 from infra_cdk.sections.pipeline import Pipeline
+from infra_cdk.sections.slo_alarms import SloAlarms
 from infra_cdk.sections.storage import Storage
 
 
@@ -72,6 +73,15 @@ class AnalyticsStack(Stack):
             monitored=self.monitored,
             aggregator=self.pipeline.function,
             dead_letter_queue=self.pipeline.dead_letter_queue,
+        )
+        # SLO burn-rate alerts from the SLO table the pipeline evaluates too, on the same topic and dashboard.
+        self.slo_alarms = SloAlarms(
+            self,
+            "SloAlarms",
+            ctx=ctx,
+            topic=self.notifications.topic,
+            monitored=self.monitored,
+            dashboard=self.monitoring.dashboard,
         )
 
         outputs = {

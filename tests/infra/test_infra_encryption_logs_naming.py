@@ -56,6 +56,7 @@ NAME_PROPERTIES = {
     "AWS::RDS::DBParameterGroup": "DBParameterGroupName",
     "AWS::SecretsManager::Secret": "Name",
     "AWS::CloudWatch::Alarm": "AlarmName",
+    "AWS::CloudWatch::CompositeAlarm": "AlarmName",
     "AWS::CloudWatch::Dashboard": "DashboardName",
     "AWS::Scheduler::Schedule": "Name",
     "AWS::EC2::SecurityGroup": "GroupName",
