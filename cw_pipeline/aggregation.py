@@ -87,3 +87,26 @@ def aggregate_items(aggregates: pd.DataFrame, run_id: str, collected_at: datetim
 def expires_at(window: Window, retention_days: int) -> int:
     """TTL in epoch seconds, counted from the window start so backfilled data does not outlive fresh data."""
     return int((window.start + timedelta(days=retention_days)).timestamp())
+
+
+def aggregates_from_items(items: Sequence[dict]) -> pd.DataFrame:
+    """Aggregate items read back from the table as the frame `aggregate` returns (absent values NaN).
+
+    Every attribute of the items' services is a column, so a value no item has is NaN rather than a
+    missing column; rows are sorted like `aggregate`'s.
+    """
+    services = sorted({item["service"] for item in items})
+    attributes = list(dict.fromkeys(a for service in services for a in attributes_for(Service(service))))
+    rows = [
+        {
+            "service": item["service"],
+            "resource": item["resource"],
+            "window_start": naming.parse_window_sk(item["window_start"]),
+            **{attribute: float(item[attribute]) for attribute in attributes if attribute in item},
+        }
+        for item in items
+    ]
+    frame = pd.DataFrame(rows, columns=[*KEY_COLUMNS, *attributes])
+    frame["window_start"] = pd.to_datetime(frame["window_start"], utc=True)
+    frame[attributes] = frame[attributes].astype(float)
+    return frame.sort_values(list(KEY_COLUMNS)).reset_index(drop=True)

@@ -12,6 +12,8 @@
 | ``CW_LOOKBACK_WINDOWS`` | earlier windows re-read by each scheduled run | ``1`` |
 | ``CW_RETENTION_DAYS`` | item TTL, counted from the window start | ``90`` |
 | ``CW_MAX_BACKFILL_WINDOWS`` | the most windows one run may cover | ``4032`` (14 days) |
+| ``CW_REPORTS_BUCKET`` | S3 bucket of the daily SLO reports; empty writes them to ``CW_REPORTS_DIR`` | empty |
+| ``CW_REPORTS_DIR`` | local directory of the reports when no bucket is set | ``.demo/reports`` |
 
 Where calls go (region, endpoint, credentials) is left to the standard AWS configuration
 (``AWS_REGION``, ``AWS_ENDPOINT_URL``, profiles); nothing here names an endpoint.
@@ -25,6 +27,8 @@ from dataclasses import dataclass
 
 from cw_pipeline import naming
 from cw_pipeline.catalog import SERVICES, Service
+
+DEFAULT_REPORTS_DIR = ".demo/reports"
 
 
 class ConfigurationError(ValueError):
@@ -51,6 +55,8 @@ class Settings:
     lookback_windows: int = 1
     retention_days: int = 90
     max_backfill_windows: int = 4032
+    reports_bucket: str = ""
+    reports_dir: str = DEFAULT_REPORTS_DIR
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None) -> Settings:
@@ -74,6 +80,8 @@ class Settings:
             lookback_windows=_integer(environ, "CW_LOOKBACK_WINDOWS", 1, minimum=0),
             retention_days=_integer(environ, "CW_RETENTION_DAYS", 90, minimum=1),
             max_backfill_windows=_integer(environ, "CW_MAX_BACKFILL_WINDOWS", 4032, minimum=1),
+            reports_bucket=environ.get("CW_REPORTS_BUCKET", "").strip(),
+            reports_dir=environ.get("CW_REPORTS_DIR", "").strip() or DEFAULT_REPORTS_DIR,
         )
 
     def as_environment(self) -> dict[str, str]:
@@ -90,6 +98,8 @@ class Settings:
             "CW_LOOKBACK_WINDOWS": str(self.lookback_windows),
             "CW_RETENTION_DAYS": str(self.retention_days),
             "CW_MAX_BACKFILL_WINDOWS": str(self.max_backfill_windows),
+            "CW_REPORTS_BUCKET": self.reports_bucket,
+            "CW_REPORTS_DIR": self.reports_dir,
         }
 
 

@@ -11,12 +11,22 @@ from dagster import Definitions
 
 from cw_pipeline.config import Settings
 from cw_pipeline.defs.assets import alert_evaluations, cloudwatch_datapoints, metric_aggregates
+from cw_pipeline.defs.backtest_job import backtest_job
 from cw_pipeline.defs.io_managers import WindowFrameIOManager
-from cw_pipeline.defs.jobs import build_job, build_schedule
-from cw_pipeline.defs.partitions import window_partitions
-from cw_pipeline.defs.resources import AlertNotifier, CloudWatchMetrics, MetricStore, MonitoredResources, PipelineClock
+from cw_pipeline.defs.jobs import build_job, build_report_job, build_report_schedule, build_schedule
+from cw_pipeline.defs.partitions import day_partitions, window_partitions
+from cw_pipeline.defs.resources import (
+    AlertNotifier,
+    CloudWatchMetrics,
+    MetricStore,
+    MonitoredResources,
+    PipelineClock,
+    ReportStore,
+)
+from cw_pipeline.defs.slo_assets import slo_burn_rates, slo_daily_report
 
-ASSETS = (cloudwatch_datapoints, metric_aggregates, alert_evaluations)
+ASSETS = (cloudwatch_datapoints, metric_aggregates, alert_evaluations, slo_burn_rates)
+DAILY_ASSETS = (slo_daily_report,)
 
 
 def build_definitions(
@@ -30,13 +40,16 @@ def build_definitions(
     """
     base = work_dir or str(Path(os.environ.get("DAGSTER_HOME") or tempfile.gettempdir(), "cw_window_frames"))
     region = os.environ.get("AWS_REGION") or None  # None: boto3's AWS_DEFAULT_REGION / profile decide
-    partitions = window_partitions(now)
-    job = build_job(partitions)
+    partitions, days = window_partitions(now), day_partitions(now)
+    job, report_job = build_job(partitions), build_report_job(days)
     return Definitions(
         # The assets are declared on the partitions of import time; the range starts from ``now`` here.
-        assets=[a.map_asset_specs(lambda spec: spec.replace_attributes(partitions_def=partitions)) for a in ASSETS],
-        jobs=[job],
-        schedules=[build_schedule(job, settings)],
+        assets=[
+            *(a.map_asset_specs(lambda spec: spec.replace_attributes(partitions_def=partitions)) for a in ASSETS),
+            *(a.map_asset_specs(lambda spec: spec.replace_attributes(partitions_def=days)) for a in DAILY_ASSETS),
+        ],
+        jobs=[job, report_job, backtest_job],
+        schedules=[build_schedule(job, settings), build_report_schedule(report_job)],
         resources={
             "cloudwatch": CloudWatchMetrics(region_name=region),
             "metric_store": MetricStore(
@@ -44,6 +57,7 @@ def build_definitions(
             ),
             "notifier": AlertNotifier(region_name=region, topic_arn=settings.alerts_topic_arn, env=settings.env),
             "monitored": MonitoredResources.from_settings(settings),
+            "reports": ReportStore(region_name=region, bucket=settings.reports_bucket, directory=settings.reports_dir),
             "clock": PipelineClock(fixed_time=fixed_clock.isoformat() if fixed_clock else None),
             "window_frames": WindowFrameIOManager(base_dir=base),
         },

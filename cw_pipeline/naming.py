@@ -21,6 +21,7 @@ API_FUNCTION = "api-handler"
 AGGREGATOR_FUNCTION = "aggregator"
 DATABASE = "db"
 DASHBOARD = "dashboard"
+REPORTS_BUCKET = "reports"
 
 # The sort key (and window_start/window_end) format of every item the pipeline writes.
 WINDOW_SK_FORMAT = "%Y-%m-%dT%H:%M:%SZ"
@@ -61,6 +62,22 @@ def evaluation_pk(rule_id: str, resource: str) -> str:
     """Partition key of a rule's evaluations for one resource: ``alert#{rule_id}#{resource}``."""
     return f"alert#{rule_id}#{resource}"
 
+
+def slo_evaluation_pk(slo_id: str, severity: str, resource: str) -> str:
+    """Partition key of an SLO's burn-rate evaluations at one severity for one resource:
+    ``slo#{slo_id}#{severity}#{resource}``."""
+    return f"slo#{slo_id}#{severity}#{resource}"
+
+
+def slo_report_key(day_start: datetime) -> str:
+    """Object key of a daily SLO report: ``slo-reports/YYYY-MM-DD.html`` (the UTC day it covers)."""
+    if day_start.tzinfo is None:
+        raise ValueError(f"report day {day_start!r} has no time zone; expected an aware UTC datetime")
+    return f"{SLO_REPORTS_PREFIX}{day_start.astimezone(UTC):%Y-%m-%d}.html"
+
+
+# Where daily SLO reports go, in the reports bucket or the local reports directory; the IAM grant names it too.
+SLO_REPORTS_PREFIX = "slo-reports/"
 
 # The metrics table's key schema and TTL attribute: the CDK table and the local emulator's both use these.
 TABLE_PARTITION_KEY = "pk"

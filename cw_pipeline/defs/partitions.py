@@ -1,4 +1,4 @@
-"""The 5-minute window partitions every asset shares.
+"""The 5-minute window partitions every pipeline asset shares, and the daily partitions of the SLO report.
 
 Bounded on purpose (~18,000 partitions): they start at the first midnight inside CloudWatch's 63-day
 retention of 5-minute data, since an older window cannot be re-pulled at this resolution, and Dagster's
@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 
-from dagster import TimeWindowPartitionsDefinition
+from dagster import DailyPartitionsDefinition, TimeWindowPartitionsDefinition
 
 from cw_pipeline.windows import CRON_SCHEDULE, PARTITION_KEY_FORMAT, Window, earliest_pullable_window
 
@@ -29,7 +29,14 @@ def window_partitions(now: datetime) -> TimeWindowPartitionsDefinition:
     )
 
 
+def day_partitions(now: datetime) -> DailyPartitionsDefinition:
+    """UTC days from the same first midnight as `window_partitions`: a day's partition exists once it has
+    ended, and maps onto the 288 window partitions inside it (``TimeWindowPartitionMapping``)."""
+    return DailyPartitionsDefinition(start_date=earliest_pullable_window(now).start, timezone="UTC")
+
+
 WINDOW_PARTITIONS = window_partitions(datetime.now(UTC))
+DAY_PARTITIONS = day_partitions(datetime.now(UTC))
 
 
 def range_tags(windows: list[Window]) -> dict[str, str]:

@@ -1,4 +1,4 @@
-"""Dagster resources: where the pipeline's I/O lives (CloudWatch reads, the metrics table, SNS).
+"""Dagster resources: where the pipeline's I/O lives (CloudWatch reads, the metrics table, SNS, the reports).
 
 Built on dagster-aws's `ResourceWithBoto3Configuration`, so region, endpoint, profile and retries are
 configured the dagster-aws way; left unset, boto3's standard configuration (``AWS_REGION`` /
@@ -11,12 +11,15 @@ from __future__ import annotations
 import contextlib
 import json
 import math
+import os
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from decimal import Decimal
+from pathlib import Path
 
 import boto3
+import pandas as pd
 from boto3.dynamodb.conditions import Key
 from botocore.exceptions import BotoCoreError, ClientError
 from dagster import ConfigurableResource
@@ -24,6 +27,7 @@ from dagster_aws.utils import ResourceWithBoto3Configuration, construct_boto_cli
 from pydantic import Field, PrivateAttr
 
 from cw_pipeline import naming
+from cw_pipeline.aggregation import aggregates_from_items
 from cw_pipeline.catalog import SERVICES
 from cw_pipeline.cloudwatch import FetchResult, MetricQuery, fetch
 from cw_pipeline.config import MonitoredResource, Settings
@@ -161,6 +165,16 @@ class MetricStore(_Boto3Resource):
                     found[(item[naming.TABLE_PARTITION_KEY], item[naming.TABLE_SORT_KEY])] = item
         return StoredItems(found, len(by_pk))
 
+    def read_aggregates(self, resources: Iterable[MonitoredResource], first: datetime, last: datetime) -> pd.DataFrame:
+        """The stored aggregates of ``resources`` for windows starting in ``[first, last]``, as the frame
+        `cw_pipeline.aggregation.aggregate` returns: one Query per resource over the whole range."""
+        items = [
+            item
+            for resource in resources
+            for item in self.query_range(resource.pk, naming.window_sk(first), naming.window_sk(last))
+        ]
+        return aggregates_from_items(items)
+
     def query_range(self, pk: str, first_sk: str, last_sk: str) -> list[dict]:
         """Items of one partition whose sort key is in ``[first_sk, last_sk]``, numbers as floats."""
         table = self._table()
@@ -182,6 +196,10 @@ class StoredItems:
     calls: int  # DynamoDB read calls made
 
 
+# Message fields copied into the SNS message attributes when a message has them.
+MESSAGE_ATTRIBUTES_FROM_BODY = ("kind", "slo_id", "severity")
+
+
 class AlertNotifier(_Boto3Resource):
     """Publishes alert transitions to the SNS topic; with no topic ARN, notifications are off."""
 
@@ -196,6 +214,8 @@ class AlertNotifier(_Boto3Resource):
         if not self.enabled:
             return None
         attributes = {"source": "cw-pipeline", "rule_id": rule_id, "state": state, "env": self.env}
+        # A burn-rate message names its kind and SLO, so that subscribers can filter on them (issue 13).
+        attributes.update({name: str(message[name]) for name in MESSAGE_ATTRIBUTES_FROM_BODY if name in message})
         with aws_call("SNS Publish", f"topic {self.topic_arn}"):
             response = self.client("sns").publish(
                 TopicArn=self.topic_arn,
@@ -206,6 +226,34 @@ class AlertNotifier(_Boto3Resource):
                 },
             )
         return response["MessageId"]
+
+
+class ReportStore(_Boto3Resource):
+    """Where reports go: the reports bucket (``CW_REPORTS_BUCKET``), else a local directory (``CW_REPORTS_DIR``).
+
+    The bucket's default encryption (the project key) applies to every object; the writer needs only
+    ``s3:PutObject`` on the report prefix.
+    """
+
+    bucket: str = ""
+    directory: str = ".demo/reports"
+
+    def write(self, key: str, body: str, content_type: str = "text/html; charset=utf-8") -> str:
+        """Store ``body`` under ``key`` (a relative path such as ``slo-reports/2026-11-20.html``); where it went."""
+        if key.startswith("/") or ".." in Path(key).parts:
+            raise ValueError(f"report key {key!r} must be a relative path inside the reports location")
+        if self.bucket:
+            with aws_call("S3 PutObject", f"s3://{self.bucket}/{key}"):
+                self.client("s3").put_object(
+                    Bucket=self.bucket, Key=key, Body=body.encode("utf-8"), ContentType=content_type
+                )
+            return f"s3://{self.bucket}/{key}"
+        path = Path(self.directory, key).resolve()
+        path.parent.mkdir(parents=True, exist_ok=True)
+        partial = path.with_suffix(f".{os.getpid()}.tmp")  # renamed into place: never a half-written report
+        partial.write_text(body, encoding="utf-8")
+        partial.replace(path)
+        return str(path)
 
 
 def _to_dynamodb(item: dict) -> dict:
