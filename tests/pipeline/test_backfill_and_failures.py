@@ -41,16 +41,19 @@ def test_a_12_window_backfill_is_one_run_with_counted_calls(aws, pipeline):
     assert len(instance.get_runs()) == 1
     queries = 8 + 8 + 11  # catalog rows for one API, one function, one database
     assert aws.calls[("cloudwatch", "GetMetricData")] == math.ceil(queries / 500) * math.ceil(queries * 12 / 100800)
-    aggregate_items, evaluation_items = 3 * 12, 6 * 12
-    assert aws.calls[("dynamodb", "BatchWriteItem")] == math.ceil(aggregate_items / 25) + math.ceil(
-        evaluation_items / 25
+    # 6 rules; 3 SLOs x 2 severities, each on its service's one resource.
+    aggregate_items, evaluation_items, burn_rate_items = 3 * 12, 6 * 12, 6 * 12
+    assert aws.calls[("dynamodb", "BatchWriteItem")] == (
+        math.ceil(aggregate_items / 25) + math.ceil(evaluation_items / 25) + math.ceil(burn_rate_items / 25)
     )
-    assert aws.calls[("dynamodb", "Query")] == 6  # one per (rule, resource): previous and stored evaluations
+    # One per (rule, resource) for the stored evaluations; one per SLO resource (the API, the function) for
+    # the burn-rate history; one per (SLO, severity, resource) for the stored burn-rate evaluations.
+    assert aws.calls[("dynamodb", "Query")] == 6 + 2 + 6
     stored = [i for i in aws.items() if i["pk"] == "lambda#orders-handler"]
     assert sorted(i["sk"] for i in stored) == [f"2026-11-20T{12 + i // 12}:{(i * 5) % 60:02d}:00Z" for i in range(12)]
     assert all(i["invocations"] == 5 for i in stored)
 
-    for asset in ("cloudwatch_datapoints", "metric_aggregates", "alert_evaluations"):
+    for asset in ("cloudwatch_datapoints", "metric_aggregates", "alert_evaluations", "slo_burn_rates"):
         assert instance.get_materialized_partitions(AssetKey(asset)) == {w.partition_key for w in TWELVE}
 
 
@@ -113,7 +116,7 @@ def test_a_cloudwatch_error_fails_the_run_naming_the_call_and_a_rerun_completes(
 
     monkeypatch.setattr(botocore.client.BaseClient, "_make_api_call", original)
     assert run_windows(pipeline, [W1]).success
-    assert len(aws.items()) == 3 + 6
+    assert len(aws.items()) == 3 + 6 + 6  # aggregates, threshold evaluations, burn-rate evaluations
 
 
 def test_a_dynamodb_error_fails_the_run_naming_the_call_and_a_rerun_completes(aws, pipeline):
@@ -126,7 +129,7 @@ def test_a_dynamodb_error_fails_the_run_naming_the_call_and_a_rerun_completes(aw
 
     provision(aws.session)
     assert run_windows(pipeline, [W1]).success
-    assert len(aws.items()) == 3 + 6
+    assert len(aws.items()) == 3 + 6 + 6  # aggregates, threshold evaluations, burn-rate evaluations
 
 
 def test_the_code_location_loads_and_its_partitions_are_bounded():
