@@ -11,7 +11,7 @@ export UV_PYTHON_DOWNLOADS := never
 export JSII_SILENCE_WARNING_DEPRECATED_NODE_VERSION := 1
 export DAGSTER_DISABLE_TELEMETRY := true
 
-.PHONY: install test lint format demo ui synth api clean
+.PHONY: install test lint format demo ui synth api clean backtest
 
 $(UV):
 	$(PYTHON) -m venv $(TOOLS)
@@ -44,6 +44,11 @@ clean:
 ## report and .demo/chart.png (docs/demo.md): make demo [DEMO_ARGS="--hours 6 --seed 3"]
 demo: install
 	$(BIN)/python -m cw_local.demo $(DEMO_ARGS)
+
+## Replay a candidate rule or SLO next to the current one over the demo workload on the emulator (or, with
+## --use-environment, the configured table): make backtest ARGS="--rule api_error_rate --threshold 10"
+backtest: install
+	$(BIN)/python -m cw_local.backtest $(ARGS)
 
 ## The Dagster UI on http://127.0.0.1:3000 against the emulator (port 4566) with a live workload; Ctrl-C stops both.
 ui: install
