@@ -15,7 +15,7 @@ from cw_pipeline.slo_report import BurnSeries, Incident, SloReport
 from cw_pipeline.slos import POLICIES, Severity
 
 CHART_WIDTH, CHART_HEIGHT = 720, 170
-_LEFT, _RIGHT, _TOP, _BOTTOM = 48, 12, 10, 24
+_LEFT, _RIGHT, _TOP, _BOTTOM = 48, 24, 10, 24
 SEVERITY_COLORS = {Severity.PAGE.value: "#d62728", Severity.TICKET.value: "#ff7f0e"}
 # Reference lines: a burn rate of 1 spends the budget exactly over the period; the fastest page rate.
 REFERENCE_RATES = (1.0, max(p.burn_rate for p in POLICIES if p.severity is Severity.PAGE))
@@ -84,6 +84,7 @@ def burn_chart_svg(series: BurnSeries, incidents: Sequence[Incident], start: dat
             f'fill="{SEVERITY_COLORS.get(severity, "#999")}" fill-opacity="0.18"><title>{escape(incident.name)} '
             f"ALARM {_time(incident.start)} .. {_time(incident.end)}</title></rect>"
         )
+    parts.append(f'<text x="{_LEFT - 4}" y="{_TOP + 8}" font-size="10" text-anchor="end">{top:.3g}</text>')
     for rate in REFERENCE_RATES:
         parts.append(
             f'<line x1="{_LEFT}" x2="{_LEFT + width}" y1="{y(rate):.1f}" y2="{y(rate):.1f}" stroke="#888" '
