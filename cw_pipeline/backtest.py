@@ -196,13 +196,15 @@ class Comparison:
 
 
 def backtest_windows(days: float, until: datetime) -> list[Window]:
-    """The windows of the ``days`` before ``until`` (rounded down to a window), oldest first."""
+    """The windows of the ``days`` before ``until`` (rounded down to a window), oldest first; a fraction of
+    a window counts as a whole one."""
     if not 0 < days <= MAX_DAYS:
         raise ValueError(
             f"days={days!r}: expected more than 0 and at most {MAX_DAYS} (CloudWatch's 5-minute retention)"
         )
     end = floor_to_window(until)
-    return windows_between(end - days * DAY, end)
+    count = math.ceil(days * (DAY / WINDOW) - 1e-9)  # 14 / 288 days is 14 windows despite float rounding
+    return windows_between(end - count * WINDOW, end)
 
 
 def run_backtest(
