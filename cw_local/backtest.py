@@ -44,6 +44,8 @@ from cw_pipeline.defs.resources import MetricStore
 from cw_pipeline.windows import WINDOW, floor_to_window, windows_between
 
 DEFAULT_HOURS, DEFAULT_SEED, DEFAULT_INCIDENT_MINUTES = 3.0, 7, 20
+# The pipeline's own step-by-step log lines would bury the comparison.
+QUIET_RUN = {"loggers": {"console": {"config": {"log_level": "WARNING"}}}}
 
 
 @contextlib.contextmanager
@@ -103,7 +105,10 @@ def against_demo_workload(args: argparse.Namespace, now: datetime) -> tuple[Comp
             )
             definitions = build_definitions(settings, now, work_dir=os.path.join(work, "frames"))
             definitions.resolve_job_def(JOB_NAME).execute_in_process(
-                tags=range_tags(windows), instance=DagsterInstance.ephemeral(), raise_on_error=True
+                run_config=QUIET_RUN,
+                tags=range_tags(windows),
+                instance=DagsterInstance.ephemeral(),
+                raise_on_error=True,
             )
             sent = [
                 n

@@ -88,6 +88,7 @@ class AnalyticsStack(Stack):
             "ApiUrl": (self.api.rest_api.url, "Base URL of the interactions API (HTTPS, IAM-signed requests)"),
             "ApiInvokeArn": (self.api.invoke_arn, "Resource for execute-api:Invoke grants to API callers"),
             "MetricsTableName": (self.storage.table.table_name, "DynamoDB table of aggregates and evaluations"),
+            "ReportsBucketName": (self.storage.reports_bucket.bucket_name, "S3 bucket of the daily SLO reports"),
             "AlertsTopicArn": (self.notifications.topic.topic_arn, "SNS topic of alarm and pipeline alerts"),
             "DashboardName": (self.monitoring.dashboard_name, "CloudWatch dashboard"),
             "DashboardUrl": (dashboard_url(self, self.monitoring.dashboard_name), "CloudWatch dashboard link"),

@@ -49,6 +49,7 @@ TABLE_ACTIONS = [
     "dynamodb:Query",
     "dynamodb:DescribeTable",
 ]
+REPORT_ACTIONS = ["s3:PutObject"]
 KEY_ACTIONS = ["kms:Decrypt", "kms:Encrypt", "kms:GenerateDataKey", "kms:DescribeKey"]
 
 
@@ -89,6 +90,7 @@ class Pipeline(Construct):
             metrics_table=storage.table.table_name,
             alerts_topic_arn=notifications.topic.topic_arn,
             resources=tuple(MonitoredResource(service, name) for service, name in monitored.items()),
+            reports_bucket=storage.reports_bucket.bucket_name,
         )
         self.environment = {
             **self.settings.as_environment(),
@@ -107,7 +109,7 @@ class Pipeline(Construct):
             self,
             "FunctionRole",
             ctx.name("aggregator-role"),
-            "Aggregator Lambda: CloudWatch reads, the metrics table, the alerts topic, the key",
+            "Aggregator Lambda: CloudWatch reads, the metrics table, the alerts topic, the reports, the key",
         )
         self.role.add_to_policy(
             iam.PolicyStatement(sid="ReadCloudWatchMetrics", actions=CLOUDWATCH_ACTIONS, resources=["*"])
@@ -116,7 +118,21 @@ class Pipeline(Construct):
         self.role.add_to_policy(
             iam.PolicyStatement(sid="PublishAlerts", actions=["sns:Publish"], resources=[notifications.topic.topic_arn])
         )
+        # The daily SLO reports: new objects under the report prefix only (no read, list or delete).
+        self.role.add_to_policy(
+            iam.PolicyStatement(
+                sid="WriteSloReports",
+                actions=REPORT_ACTIONS,
+                resources=[storage.reports_bucket.arn_for_objects(f"{naming.SLO_REPORTS_PREFIX}*")],
+            )
+        )
         encryption.key.grant(self.role, *KEY_ACTIONS)
+        acknowledge(
+            self.role,
+            f"IAM5[Resource::<StorageReportsBucket2AA89F72.Arn>/{naming.SLO_REPORTS_PREFIX}*]",
+            "A daily report is a new object named after its day, so the grant covers the report prefix; the "
+            "only action granted there is s3:PutObject, with no read, list or delete.",
+        )
         acknowledge(
             self.role,
             "IAM5[Resource::*]",

@@ -1,14 +1,25 @@
-"""Data flow step 5: the DynamoDB table of aggregates and evaluations (key schema from cw_pipeline.naming)."""
+"""Data flow step 5: the DynamoDB table of aggregates and evaluations (key schema from cw_pipeline.naming),
+and the private bucket of the daily SLO reports with its server access log bucket.
+
+S3 bucket names are global, so both carry the account id after the usual ``cw-analytics-{env}-...``.
+Server access logs can only be delivered to a bucket with SSE-S3 default encryption, so the log bucket
+is S3-managed while the reports are encrypted with the project key.
+"""
 
 from __future__ import annotations
 
-from aws_cdk import RemovalPolicy
+from aws_cdk import Duration, RemovalPolicy
 from aws_cdk import aws_dynamodb as dynamodb
+from aws_cdk import aws_s3 as s3
 from constructs import Construct
 
 from cw_pipeline import naming
 from infra_cdk.context import InfraContext
+from infra_cdk.nag import acknowledge
 from infra_cdk.sections.encryption import Encryption
+
+REPORTS_EXPIRATION = Duration.days(400)  # a year of daily reports, and the same day last year
+ACCESS_LOGS_EXPIRATION = Duration.days(90)
 
 
 class Storage(Construct):
@@ -28,4 +39,44 @@ class Storage(Construct):
             ),
             deletion_protection=not ctx.is_dev,
             removal_policy=RemovalPolicy.DESTROY if ctx.is_dev else RemovalPolicy.RETAIN,
+        )
+
+        removal = RemovalPolicy.DESTROY if ctx.is_dev else RemovalPolicy.RETAIN
+        self.access_logs_bucket = s3.Bucket(
+            self,
+            "ReportsAccessLogs",
+            bucket_name=f"{ctx.name(naming.REPORTS_BUCKET)}-logs-{ctx.account}",
+            encryption=s3.BucketEncryption.S3_MANAGED,
+            block_public_access=s3.BlockPublicAccess.BLOCK_ALL,
+            object_ownership=s3.ObjectOwnership.BUCKET_OWNER_ENFORCED,
+            enforce_ssl=True,
+            lifecycle_rules=[s3.LifecycleRule(id="expire-access-logs", expiration=ACCESS_LOGS_EXPIRATION)],
+            removal_policy=removal,
+        )
+        acknowledge(
+            self.access_logs_bucket,
+            "S1",
+            "This bucket is itself the server access log destination of the reports bucket; logging it "
+            "into itself would loop, and it only receives log objects written by the S3 logging service.",
+        )
+        self.reports_bucket = s3.Bucket(
+            self,
+            "ReportsBucket",
+            bucket_name=f"{ctx.name(naming.REPORTS_BUCKET)}-{ctx.account}",
+            encryption=s3.BucketEncryption.KMS,
+            encryption_key=encryption.key,
+            bucket_key_enabled=True,
+            block_public_access=s3.BlockPublicAccess.BLOCK_ALL,
+            object_ownership=s3.ObjectOwnership.BUCKET_OWNER_ENFORCED,
+            enforce_ssl=True,
+            lifecycle_rules=[
+                s3.LifecycleRule(
+                    id="expire-reports",
+                    expiration=REPORTS_EXPIRATION,
+                    abort_incomplete_multipart_upload_after=Duration.days(1),
+                )
+            ],
+            server_access_logs_bucket=self.access_logs_bucket,
+            server_access_logs_prefix="reports/",
+            removal_policy=removal,
         )

@@ -47,7 +47,9 @@ def test_environment_is_the_pipeline_contract_pointing_at_the_real_resources(dev
     ).as_environment()
     assert set(expected) <= set(variables)
     assert ref(variables["CW_METRICS_TABLE"]) == table_id and ref(variables["CW_ALERTS_TOPIC_ARN"]) == topic_id
-    for name in set(expected) - {"CW_METRICS_TABLE", "CW_ALERTS_TOPIC_ARN"}:
+    bucket_id, _ = one(dev_json, "AWS::S3::Bucket", BucketName="cw-analytics-dev-reports-123456789012")
+    assert ref(variables["CW_REPORTS_BUCKET"]) == bucket_id
+    for name in set(expected) - {"CW_METRICS_TABLE", "CW_ALERTS_TOPIC_ARN", "CW_REPORTS_BUCKET"}:
         assert variables[name] == expected[name], name
     # The names point at resources this stack creates.
     one(dev_json, "AWS::ApiGateway::RestApi", Name=variables["CW_API_NAMES"])
