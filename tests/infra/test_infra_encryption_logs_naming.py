@@ -61,6 +61,7 @@ NAME_PROPERTIES = {
     "AWS::Scheduler::Schedule": "Name",
     "AWS::EC2::SecurityGroup": "GroupName",
     "AWS::ApiGateway::RequestValidator": "Name",
+    "AWS::S3::Bucket": "BucketName",
 }
 
 
@@ -84,7 +85,7 @@ def test_every_named_resource_follows_the_pattern_for_a_non_default_env(qa_json:
 
 def test_stack_outputs_for_api_url_table_topic_and_dashboard(qa: Template, qa_json: dict) -> None:
     outputs = qa_json["Outputs"]
-    for output in ("ApiUrl", "MetricsTableName", "AlertsTopicArn", "DashboardName"):
+    for output in ("ApiUrl", "MetricsTableName", "AlertsTopicArn", "DashboardName", "ReportsBucketName"):
         assert output in outputs
     assert "execute-api" in json.dumps(outputs["ApiUrl"]["Value"])
     qa.has_output("DashboardName", {"Value": "cw-analytics-qa-dashboard"})
