@@ -68,7 +68,11 @@ class Signal:
             return frame.assign(state=states).reset_index(drop=True)
         policies = policies_for(self.severity)
         decided = severity_states(evaluate_burn_rates(aggregates, windows, slos=[self.slo], policies=policies))
-        return decided[["resource", "window_start", "state"]].assign(value=decided["long_burn_rate"])
+        # The pair's burn rate, as `slo_evaluation.BurnRateEvaluation.value`: above the rate exactly when it fires.
+        pair = decided[["long_burn_rate", "short_burn_rate"]].assign(
+            short_burn_rate=decided["short_burn_rate"].fillna(0)
+        )
+        return decided[["resource", "window_start", "state"]].assign(value=pair.min(axis=1, skipna=False))
 
 
 def threshold_signal(rule_id: str, threshold: float | None = None) -> Signal:

@@ -74,8 +74,14 @@ class BurnRateEvaluation:
 
     @property
     def value(self) -> float | None:
-        """The deciding row's long-window burn rate: how fast the budget burns over the longer view."""
-        return _number(self.long_burn_rate)
+        """The deciding row's pair burn rate: the lower of its two, an undefined short one counting as 0.
+
+        Like a threshold rule's value, it is above the threshold exactly when the row fires; None when
+        the long window has no events (INSUFFICIENT_DATA)."""
+        long, short = _number(self.long_burn_rate), _number(self.short_burn_rate)
+        if long is None:
+            return None
+        return min(long, short or 0.0)
 
     @property
     def threshold(self) -> float:

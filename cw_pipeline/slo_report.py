@@ -11,7 +11,7 @@ result; `cw_pipeline.defs.slo_assets` reads and writes.
   period ending with the day's last window (`burn_rate.error_budget_remaining`).
 - An incident is a run of consecutive ALARM windows of one rule (or one SLO severity) on one resource:
   it starts at the first window's start and ends at the last window's end; its peak is the highest
-  stored value (the rule's metric, or the long-window burn rate). A run that touches the day's first or
+  stored value (the rule's metric, or the pair burn rate of the row that decided). A run that touches the day's first or
   last window and was ALARM before or after it is marked as continuing.
 - The worst windows of an SLO are its windows with the most bad events relative to its budget: the
   highest error ratio for an event SLO, the highest value above the bound for a window SLO.

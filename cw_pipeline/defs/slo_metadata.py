@@ -30,7 +30,7 @@ def burn_rates(
             (e.rule.rule_id, e.resource, e.window.partition_key, e.policy.name, e.value, e.state.value)
             for e in evaluated
         ],
-        columns=["rule_id", "resource", "window", "policy", "long_burn_rate", "state"],
+        columns=["rule_id", "resource", "window", "policy", "burn_rate", "state"],
     )
     return {
         **window_range(windows),

@@ -41,7 +41,11 @@ def test_the_outage_pages_then_recovers_and_tickets(aws, pipeline):
     held = aws.item(PAGE_PK, sk(8))
     assert held["policy"] == "page_slow" and held["notified"] is False
     assert float(held["value"]) == pytest.approx(400 / 9000 / 0.001)
-    assert aws.item(PAGE_PK, sk(13))["previous_state"] == "ALARM"
+    recovered = aws.item(PAGE_PK, sk(13))
+    assert recovered["previous_state"] == "ALARM" and recovered["policy"] == "page_fast"
+    # The value is the pair's burn rate, the lower of the two: the hour still burns at 400 / 12,000 / 0.001 = 33.3,
+    # the last 5 minutes at 0, so 0, not above 14.4.
+    assert float(recovered["long_burn_rate"]) == pytest.approx(400 / 12000 / 0.001) and recovered["value"] == 0
 
     sent = sorted(
         (n["message"]["rule_id"], n["message"]["state"], n["message"]["window_start"])

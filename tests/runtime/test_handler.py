@@ -22,6 +22,7 @@ TRAFFIC = {
     "2026-11-20-12:05": (40, 1),
 }
 RESOURCES = 3  # one API, one function, one database
+SLO_SEVERITIES_PER_WINDOW = 6  # 3 SLOs x (page, ticket), one resource per service here
 PROVENANCE = ("run_id", "collected_at", "evaluated_at")  # which run wrote an item, and when
 
 
@@ -58,6 +59,12 @@ def expected_pks() -> set[str]:
         f"alert#lambda_duration_avg#{FUNCTION}",
         f"alert#rds_cpu_avg#{DB}",
         f"alert#rds_connections_max#{DB}",
+        *(
+            f"slo#{slo}#{severity}#{API}"
+            for slo in ("api_availability", "api_latency")
+            for severity in ("page", "ticket")
+        ),
+        *(f"slo#lambda_success#{severity}#{FUNCTION}" for severity in ("page", "ticket")),
     }
 
 
@@ -90,7 +97,13 @@ def test_scheduled_rule_event_on_a_5_minute_mark(aws, traffic, invoke):
     sent = sorted(
         (n["message"]["rule_id"], n["message"]["window_start"], n["message"]["state"]) for n in aws.notifications()
     )
-    assert sent == [
+    # The function's SLO: 12 of 20 invocations failed at 11:55, a burn of 0.6 / 0.001 = 600 over every long and
+    # short window of this first run: page and ticket. At 12:00 the 6 h / 30 min pair (12 of 50) keeps both on.
+    assert sent[-2:] == [
+        ("lambda_success_page", "2026-11-20T11:55:00Z", "ALARM"),
+        ("lambda_success_ticket", "2026-11-20T11:55:00Z", "ALARM"),
+    ]
+    assert sent[:-2] == [
         ("lambda_errors", "2026-11-20T11:55:00Z", "ALARM"),  # 12 errors > 10, from INSUFFICIENT_DATA
         ("lambda_errors", "2026-11-20T12:00:00Z", "OK"),  # back to 0 errors
     ]
@@ -119,9 +132,12 @@ def test_a_retried_event_rewrites_the_same_items_and_notifies_once(aws, traffic,
     retried_items = {(i["pk"], i["sk"]): {k: v for k, v in i.items() if k not in PROVENANCE} for i in aws.items()}
 
     assert retried["windows"] == first["windows"] and retried["run_id"] != first["run_id"]
-    assert retried_items == first_items and len(first_items) == (RESOURCES + RULES_PER_WINDOW) * 2
+    assert retried_items == first_items
+    assert len(first_items) == (RESOURCES + RULES_PER_WINDOW + SLO_SEVERITIES_PER_WINDOW) * 2
     assert {i["run_id"] for i in aws.items()} == {retried["run_id"]}  # every key overwritten, none added
-    assert len(first_notifications) == 2 and first["notifications_sent"] == 2
+    # The summary counts the threshold rules' notifications; the SNS inbox also has lambda_success's page
+    # and ticket (see test_scheduled_rule_event_on_a_5_minute_mark).
+    assert len(first_notifications) == 2 + 2 and first["notifications_sent"] == 2
     assert aws.notifications() == [] and retried["notifications_sent"] == 0
 
 
