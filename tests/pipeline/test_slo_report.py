@@ -17,6 +17,7 @@ from pipeline_support import COLLECTED_AT, run_windows
 from slo_workload import API, WINDOWS, publish_outage
 
 from cw_pipeline.definitions import build_definitions
+from cw_pipeline.defs.slo_assets import report_from_settings
 from cw_pipeline.slo_report import build_report
 from cw_pipeline.slo_report_html import render_html
 from cw_pipeline.windows import WINDOW
@@ -186,3 +187,13 @@ def test_without_a_bucket_the_report_goes_to_the_reports_directory(aws, settings
     defs.resolve_job_def("slo_report_job").execute_in_process(partition_key="2026-11-20")
     page = (tmp_path / "reports" / "slo-reports" / "2026-11-20.html").read_text()
     assert "97.143 %" in page
+
+
+def test_the_demo_writes_the_report_of_any_period_outside_dagster(aws, settings, pipeline, tmp_path):
+    publish_outage(aws)
+    run_windows(pipeline, WINDOWS)
+    local = dataclasses.replace(settings, reports_dir=str(tmp_path / "demo"))
+    location = report_from_settings(local, WINDOWS[0].start, WINDOWS[-1].end, COLLECTED_AT)
+    assert location == str(tmp_path / "demo" / "slo-reports" / "2026-11-20.html")
+    page = (tmp_path / "demo" / "slo-reports" / "2026-11-20.html").read_text()
+    assert "2026-11-20 12:00 .. 2026-11-20 13:10 UTC" in page and "97.143 %" in page
