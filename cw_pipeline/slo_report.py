@@ -205,7 +205,10 @@ def worst_windows(
         if isinstance(slo, EventSLO):
             scored = events.assign(value=events["bad"] / events["total"], measure="error ratio")
         else:
-            values = aggregates[aggregates["service"] == slo.service.value][["resource", "window_start", slo.attribute]]
+            # reindex: a frame read back from the table has no column for an attribute no item holds.
+            values = aggregates[aggregates["service"] == slo.service.value].reindex(
+                columns=["resource", "window_start", slo.attribute]
+            )
             values = values.assign(window_start=pd.to_datetime(values["window_start"], utc=True))
             scored = events.merge(values, on=["resource", "window_start"]).rename(columns={slo.attribute: "value"})
             scored = scored.assign(measure=slo.attribute)

@@ -16,6 +16,7 @@ from dagster import AssetKey, DagsterInstance
 from pipeline_support import COLLECTED_AT, run_windows
 from slo_workload import API, WINDOWS, publish_outage
 
+from cw_pipeline.aggregation import aggregates_from_items
 from cw_pipeline.definitions import build_definitions
 from cw_pipeline.defs.slo_assets import report_from_settings
 from cw_pipeline.slo_report import build_report
@@ -197,3 +198,10 @@ def test_the_demo_writes_the_report_of_any_period_outside_dagster(aws, settings,
     assert location == str(tmp_path / "demo" / "slo-reports" / "2026-11-20.html")
     page = (tmp_path / "demo" / "slo-reports" / "2026-11-20.html").read_text()
     assert "2026-11-20 12:00 .. 2026-11-20 13:10 UTC" in page and "97.143 %" in page
+
+
+def test_a_day_without_data_still_gives_a_page_that_says_so():
+    report = build_report(aggregates_from_items([]), [], DAY, END, END)
+    assert (report.attainment, report.incidents, report.worst_windows, report.series) == ((), (), (), ())
+    page = render_html(report, "dev")
+    assert "No SLO had data in this period." in page and "No rule and no SLO severity was in ALARM." in page
