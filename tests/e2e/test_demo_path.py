@@ -14,9 +14,10 @@ from pathlib import Path
 
 import pytest
 
-from cw_local.demo import EndpointSession, FakeLambdaContext, Stored, main, scan_table
+from cw_local.demo.__main__ import main
+from cw_local.demo.readback import Stored, read_back
 from cw_local.emulator import running_emulator
-from cw_local.provision import read_notifications
+from cw_local.fakes import FakeLambdaContext
 from cw_local.workload import Incident, Resources, Workload, generate, publish
 from cw_pipeline.catalog import Service
 from cw_pipeline.config import Settings
@@ -63,9 +64,7 @@ def demo_path(tmp_path_factory) -> DemoPath:
             workload = generate(START, END, seed=SEED, incident=INCIDENT, resources=resources)
             publish(workload, emulator.client("cloudwatch"))
             summaries = [lambda_handler.handler(event, FakeLambdaContext()) for event in (BACKFILL, SCHEDULED)]
-            session = EndpointSession(emulator.session(), emulator.endpoint_url)
-            stored = Stored.from_items(scan_table(session, emulator.resources.table_name))
-            notifications = read_notifications(session, emulator.resources.inbox_queue_url)
+            stored, notifications = read_back(emulator)
         assert emulator.exit_code == 0
     finally:
         monkeypatch.undo()
