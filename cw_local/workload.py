@@ -83,11 +83,9 @@ class Resources:
     names: Mapping[Service, str]
 
     def __post_init__(self) -> None:
-        missing = [service.value for service in SERVICES if not self.names.get(service)]
-        if missing:
+        if missing := [service.value for service in SERVICES if not self.names.get(service)]:
             raise ValueError(
-                f"no resource named for service(s) {', '.join(missing)}; expected one name for each of "
-                f"{', '.join(service.value for service in SERVICES)}"
+                f"no resource named for {', '.join(missing)}; expected one for each of {', '.join(SERVICES)}"
             )
 
     @classmethod
@@ -100,10 +98,6 @@ class Resources:
 
     def name_for(self, service: Service) -> str:
         return self.names[service]
-
-    def describe(self) -> str:
-        """Each resource after its CloudWatch dimension: ``ApiName cw-analytics-dev-api, ...``."""
-        return ", ".join(f"{spec.dimension_name} {self.names[service]}" for service, spec in SERVICES.items())
 
 
 @dataclass(frozen=True)

@@ -92,6 +92,7 @@ def aggregate_columns(service: Service) -> tuple[str, ...]:
 
 def _header(result: DemoResult) -> list[str]:
     plan = result.plan
+    resources = ", ".join(f"{spec.dimension_name} {result.resources.name_for(s)}" for s, spec in SERVICES.items())
     return [
         RULER,
         "cw-analytics demo report",
@@ -100,7 +101,7 @@ def _header(result: DemoResult) -> list[str]:
         "one datapoint a minute per metric)",
         f"incident  {iso(plan.incident.start)} .. {iso(plan.incident.end)}  (database saturation: Lambda ~4 s, "
         "~15 % 5XX, CPU ~90 %, ~130 connections)",
-        f"resources {result.resources.describe()}",
+        f"resources {resources}",
         f"emulator  {result.emulator_endpoint} (moto + percentiles; stopped at the end)",
     ]
 

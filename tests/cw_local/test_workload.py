@@ -224,7 +224,6 @@ def test_resources_are_one_configured_name_per_catalog_service():
         Service.LAMBDA: "f",
         Service.RDS: "d",
     }
-    assert resources.describe() == "ApiName a1, FunctionName f, DBInstanceIdentifier d"
     minute = generate(DAY, DAY + timedelta(minutes=1), seed=1, resources=resources)
     assert {(d.service, d.resource) for d in minute.datapoints} == {
         (Service.APIGATEWAY, "a1"),
@@ -239,5 +238,7 @@ def test_resources_are_one_configured_name_per_catalog_service():
 
 
 def test_resources_refuse_a_service_without_a_name():
-    with pytest.raises(ValueError, match=r"no resource named for service\(s\) rds; expected one name for each of"):
+    with pytest.raises(
+        ValueError, match=r"^no resource named for rds; expected one for each of apigateway, lambda, rds$"
+    ):
         Resources({Service.APIGATEWAY: "a", Service.LAMBDA: "f"})
