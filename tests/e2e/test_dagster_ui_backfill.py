@@ -20,7 +20,7 @@ import pytest
 import requests
 
 from cw_local.demo import EndpointSession, scan_table
-from cw_pipeline.defs.jobs import PARTITION_RANGE_END_TAG, PARTITION_RANGE_START_TAG
+from cw_pipeline.defs.partitions import PARTITION_RANGE_END_TAG, PARTITION_RANGE_START_TAG
 from cw_pipeline.thresholds import RULES, State
 from cw_pipeline.windows import WINDOW, Window, floor_to_window
 from tests.e2e.support import PROJECT_ROOT, free_port
