@@ -22,7 +22,7 @@ import requests
 from cw_local.emulator import EndpointSession
 from cw_local.fakes import DUMMY_CREDENTIALS, DUMMY_REGION
 from cw_local.provision import scan_table
-from cw_pipeline.defs.jobs import PARTITION_RANGE_END_TAG, PARTITION_RANGE_START_TAG
+from cw_pipeline.defs.partitions import PARTITION_RANGE_END_TAG, PARTITION_RANGE_START_TAG
 from cw_pipeline.thresholds import RULES, State
 from cw_pipeline.windows import WINDOW, Window, floor_to_window
 from tests.e2e.support import PROJECT_ROOT, free_port
