@@ -8,6 +8,7 @@ pipeline evaluated in ALARM, shaded. Everything a panel shows is read from `cw_p
 
 from __future__ import annotations
 
+import itertools
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -51,6 +52,8 @@ def panel_for(rule: ThresholdRule) -> Panel:
 
 
 PANELS: tuple[Panel, ...] = tuple(panel_for(rule) for rule in RULES)
+# No red among the series: crimson is the threshold and the ALARM shading.
+SERIES_COLORS = ("tab:blue", "tab:orange", "tab:green", "tab:purple", "tab:brown", "tab:olive")
 
 
 def _spans(window_starts: Sequence[datetime]) -> list[tuple[datetime, datetime]]:
@@ -68,11 +71,18 @@ def _draw(ax, panel: Panel, stored: Stored) -> None:
     items = stored.aggregates_of(panel.service.value)
     starts = [naming.parse_window_sk(item["window_start"]) for item in items]
     rule = panel.rule
-    for attribute, label in panel.series:
+    for (attribute, label), color in zip(panel.series, itertools.cycle(SERIES_COLORS)):
         values = [item.get(attribute, float("nan")) for item in items]
         width = 2.0 if attribute == rule.attribute else 1.1  # the rule's own statistic stands out
         # A window's value holds for the whole window: step from its start to its end.
-        ax.step([*starts, starts[-1] + WINDOW], [*values, values[-1]], where="post", label=label, linewidth=width)
+        ax.step(
+            [*starts, starts[-1] + WINDOW],
+            [*values, values[-1]],
+            where="post",
+            label=label,
+            linewidth=width,
+            color=color,
+        )
     ax.axhline(rule.threshold, color="crimson", linestyle="--", linewidth=1.2)
     ax.annotate(
         f"{rule.rule_id}: {rule.attribute} > {rule.threshold:g}",
