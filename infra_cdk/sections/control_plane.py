@@ -32,7 +32,7 @@ from infra_cdk.sections.network import PRIVATE, Network
 from infra_cdk.sections.pipeline import Pipeline
 from infra_cdk.sections.storage import Storage
 
-# cw_pipeline.instance.PG_SECRET_VARIABLE (not imported here: that module imports Dagster).
+# cw_pipeline.runtime.instance.PG_SECRET_VARIABLE (not imported here: that module imports Dagster).
 PG_SECRET_ARN_VARIABLE = "CW_DAGSTER_PG_SECRET_ARN"
 # What cw_pipeline/runtime/dagster.yaml reads: the secret's fields, and the run task definition.
 PG_SECRET_FIELDS = {

@@ -60,7 +60,7 @@ class DagsterDatabase(Construct):
             parameters={"rds.force_ssl": "1", "log_min_duration_statement": "2000"},
         )
         # The RDS shape (username, password, dbname; host and port added by the attachment) that
-        # cw_pipeline/instance.py reads and ECS injects field by field.
+        # cw_pipeline/runtime/instance.py reads and ECS injects field by field.
         secret = rds.DatabaseSecret(
             self,
             "Secret",

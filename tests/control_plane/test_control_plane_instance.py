@@ -16,7 +16,8 @@ from dagster_aws.ecs import EcsRunLauncher
 from dagster_postgres import PostgresEventLogStorage, PostgresRunStorage, PostgresScheduleStorage
 
 from cw_pipeline.config import Settings
-from cw_pipeline.jobs import build_job, build_schedule, window_partitions
+from cw_pipeline.defs.jobs import build_job, build_schedule
+from cw_pipeline.defs.partitions import window_partitions
 from infra_cdk.sections import control_plane
 from tests.control_plane.estate import PG_HOST, PG_PORT, PG_USER, RUN_FAMILY, EcsEstate, load_instance
 

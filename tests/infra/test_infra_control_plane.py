@@ -7,7 +7,7 @@ from pathlib import Path
 
 import yaml
 
-from cw_pipeline import instance as instances
+from cw_pipeline.runtime import instance as instances
 from infra_cdk import packaging
 from infra_cdk.sections import control_plane, pipeline
 from tests.infra.cdk_template import one, ref, resources
