@@ -62,7 +62,7 @@ def worker(worker_id: int, requests: int, deadline: float, results: mp.Queue) ->
     # Handler logs and EMF metrics go to stdout as in Lambda; keep them off the report.
     devnull = os.open(os.devnull, os.O_WRONLY)
     os.dup2(devnull, 1)
-    from cw_local.api_server import LocalContext, to_proxy_event
+    from cw_local.api_server import local_context, to_proxy_event
     from interactions_api.app import handler
 
     rng = random.Random(worker_id)
@@ -90,7 +90,7 @@ def worker(worker_id: int, requests: int, deadline: float, results: mp.Queue) ->
         else:
             event = to_proxy_event("GET", "/health", [], b"")
         t0 = time.perf_counter()
-        result = handler(event, LocalContext())
+        result = handler(event, local_context())
         latencies[route].append((time.perf_counter() - t0) * 1000)
         statuses[int(result["statusCode"])] += 1
         done += 1

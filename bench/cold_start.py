@@ -25,28 +25,15 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 EVENT = {"scheduled_time": "2026-11-20T12:12:00Z"}
 NOW = "2026-11-20T14:00:00+00:00"
+FUNCTION_NAME = "cw-analytics-bench-aggregator"
 ENVIRONMENT = {
-    "AWS_ACCESS_KEY_ID": "testing",
-    "AWS_SECRET_ACCESS_KEY": "testing",
-    "AWS_SESSION_TOKEN": "testing",
-    "AWS_DEFAULT_REGION": "us-east-1",
-    "AWS_REGION": "us-east-1",
-    "DAGSTER_DISABLE_TELEMETRY": "true",
-    "POWERTOOLS_SERVICE_NAME": "cw-analytics-bench-aggregator",
+    "POWERTOOLS_SERVICE_NAME": FUNCTION_NAME,
     "POWERTOOLS_LOG_LEVEL": "WARNING",
     "CW_ENV": "dev",
     "CW_API_NAMES": "orders-api",
     "CW_FUNCTION_NAMES": "orders-handler",
     "CW_DB_INSTANCE_IDS": "orders-db",
 }
-
-
-class _Context:
-    function_name = "cw-analytics-bench-aggregator"
-    function_version = "$LATEST"
-    memory_limit_in_mb = 1536
-    invoked_function_arn = "arn:aws:lambda:us-east-1:123456789012:function:cw-analytics-bench-aggregator"
-    aws_request_id = "bench"
 
 
 def child() -> None:
@@ -62,6 +49,7 @@ def child() -> None:
     from moto import mock_aws
 
     from cw_local import percentiles
+    from cw_local.fakes import FakeLambdaContext
     from cw_local.provision import provision
 
     percentiles.install()
@@ -86,9 +74,9 @@ def child() -> None:
             )
         lambda_handler.now_utc = lambda: datetime.fromisoformat(NOW)
         first_started = time.perf_counter()
-        first = lambda_handler.handler(EVENT, _Context())
+        first = lambda_handler.handler(EVENT, FakeLambdaContext(function_name=FUNCTION_NAME))
         first_done = time.perf_counter()
-        lambda_handler.handler(EVENT, _Context())
+        lambda_handler.handler(EVENT, FakeLambdaContext(function_name=FUNCTION_NAME))
         warm_done = time.perf_counter()
     print(
         json.dumps(
@@ -112,9 +100,11 @@ def main() -> None:
         child()
         return
 
+    from cw_local.fakes import DUMMY_AWS_ENVIRONMENT
+
     samples = []
     with tempfile.TemporaryDirectory(prefix="cw-bench-") as home:
-        environment = {**os.environ, **ENVIRONMENT, "DAGSTER_HOME": home}
+        environment = {**os.environ, **DUMMY_AWS_ENVIRONMENT, **ENVIRONMENT, "DAGSTER_HOME": home}
         for variable in ("AWS_ENDPOINT_URL", "AWS_PROFILE", "CW_DAGSTER_PG_URL", "CW_DAGSTER_PG_SECRET_ARN"):
             environment.pop(variable, None)
         for index in range(args.samples):

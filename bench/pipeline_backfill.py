@@ -15,7 +15,6 @@ import platform
 import resource
 import tempfile
 import time
-from collections import Counter
 from datetime import UTC, datetime, timedelta
 
 os.environ.update(
@@ -31,11 +30,11 @@ def main() -> None:
     args = parser.parse_args()
 
     import boto3
-    import botocore.client
     from dagster import DagsterInstance
     from moto import mock_aws
 
     from cw_local import percentiles, workload
+    from cw_local.fakes import counting_api_calls
     from cw_local.provision import provision
     from cw_pipeline.config import Settings
     from cw_pipeline.definitions import build_definitions
@@ -47,13 +46,6 @@ def main() -> None:
     end = now - timedelta(minutes=now.minute % 5)
     start = end - timedelta(hours=args.hours)
     windows = windows_between(start, end)
-
-    calls: Counter = Counter()
-    original = botocore.client.BaseClient._make_api_call
-
-    def counting(client, operation, params):
-        calls[operation] += 1
-        return original(client, operation, params)
 
     percentiles.install()
     timings: dict[str, float] = {}
@@ -71,13 +63,12 @@ def main() -> None:
         timings["publish to moto"] = time.perf_counter() - clock
 
         defs = build_definitions(settings, now, work_dir=work_dir)
-        botocore.client.BaseClient._make_api_call = counting
         clock = time.perf_counter()
-        result = defs.resolve_job_def(JOB_NAME).execute_in_process(
-            tags=range_tags(windows), instance=DagsterInstance.ephemeral()
-        )
+        with counting_api_calls() as calls:
+            result = defs.resolve_job_def(JOB_NAME).execute_in_process(
+                tags=range_tags(windows), instance=DagsterInstance.ephemeral()
+            )
         timings["pipeline run (one run)"] = time.perf_counter() - clock
-        botocore.client.BaseClient._make_api_call = original
         assert result.success
 
     peak_mib = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
@@ -86,7 +77,8 @@ def main() -> None:
     for step, seconds in timings.items():
         print(f"  {step:<24} {seconds:7.2f} s")
     print(f"  per window               {1000 * timings['pipeline run (one run)'] / len(windows):7.1f} ms")
-    print("AWS calls made by the run: " + ", ".join(f"{op} {n}" for op, n in sorted(calls.items())))
+    per_operation = sorted((call.operation, count) for call, count in calls.items())
+    print("AWS calls made by the run: " + ", ".join(f"{operation} {count}" for operation, count in per_operation))
     print(f"peak memory (max RSS): {peak_mib:.0f} MiB")
 
 

@@ -1,4 +1,7 @@
-"""Running the pipeline without an AWS account: moto-based emulator, percentile support, workload.
+"""Development-only tooling beside the product package: never imported by `cw_pipeline`, never in an image.
 
-Development and demo support only: nothing in the production code path imports this package.
+`emulator` (moto over HTTP with `percentiles`, resources from `provision`), `workload` (the CloudWatch
+datapoints AWS would publish), `demo/` (``make demo``), `ui` (``make ui``), `api_server` (``make api``) and
+`fakes` (the Lambda context, dummy credentials, environment patching and API-call counting that the demo,
+the tests and the benchmarks share).
 """

@@ -15,10 +15,11 @@ import json
 import os
 import time
 import uuid
-from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, HTTPServer
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
+
+from cw_local.fakes import FakeLambdaContext
 
 DEFAULT_DSN = "postgresql://postgres@127.0.0.1:5432/cw_api"
 
@@ -66,18 +67,11 @@ def to_proxy_event(
     }
 
 
-@dataclass
-class LocalContext:
-    """The parts of the Lambda context that Powertools reads."""
-
-    function_name: str = "interactions-api-local"
-    function_version: str = "$LATEST"
-    memory_limit_in_mb: int = 512
-    invoked_function_arn: str = "arn:aws:lambda:local:000000000000:function:interactions-api-local"
-    aws_request_id: str = field(default_factory=lambda: str(uuid.uuid4()))
-
-    def get_remaining_time_in_millis(self) -> int:
-        return 29_000
+def local_context() -> FakeLambdaContext:
+    """The context of one request: the API function's memory and API Gateway's 29 s integration limit."""
+    return FakeLambdaContext(
+        function_name="interactions-api-local", memory_limit_in_mb=512, remaining_time_in_millis=29_000
+    )
 
 
 def _make_request_handler(handler: Any) -> type[BaseHTTPRequestHandler]:
@@ -89,7 +83,7 @@ def _make_request_handler(handler: Any) -> type[BaseHTTPRequestHandler]:
             length = int(self.headers.get("Content-Length") or 0)
             body = self.rfile.read(length) if length else b""
             event = to_proxy_event(self.command, self.path, list(self.headers.items()), body, self.client_address[0])
-            result = handler(event, LocalContext())
+            result = handler(event, local_context())
             payload = result.get("body") or ""
             data = base64.b64decode(payload) if result.get("isBase64Encoded") else payload.encode("utf-8")
             self.send_response(int(result["statusCode"]))

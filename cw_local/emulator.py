@@ -35,14 +35,13 @@ from dataclasses import dataclass, field
 import boto3
 
 from cw_local import percentiles
+from cw_local.fakes import DUMMY_CREDENTIALS
 from cw_local.provision import ProvisionedResources, provision
 from cw_pipeline import naming
 
 DEFAULT_PORT = 5000
 DEFAULT_HOST = "127.0.0.1"
 EXIT_PORT_IN_USE = 2
-# Moto ignores credentials, but boto3 refuses to sign without some: these never reach AWS.
-DUMMY_CREDENTIALS = {"aws_access_key_id": "testing", "aws_secret_access_key": "testing"}
 
 
 class EmulatorError(RuntimeError):
@@ -51,6 +50,19 @@ class EmulatorError(RuntimeError):
 
 def default_region() -> str:
     return os.environ.get("AWS_REGION") or os.environ.get("AWS_DEFAULT_REGION") or "us-east-1"
+
+
+class EndpointSession:
+    """A boto3 session whose clients and resources all go to one endpoint."""
+
+    def __init__(self, session: boto3.Session, endpoint_url: str) -> None:
+        self._session, self._endpoint_url = session, endpoint_url
+
+    def client(self, service_name: str):
+        return self._session.client(service_name, endpoint_url=self._endpoint_url)
+
+    def resource(self, service_name: str):
+        return self._session.resource(service_name, endpoint_url=self._endpoint_url)
 
 
 @dataclass
@@ -84,6 +96,10 @@ class Emulator:
 
     def client(self, service_name: str):
         return self.session().client(service_name, endpoint_url=self.endpoint_url)
+
+    def endpoint_session(self) -> EndpointSession:
+        """A session whose clients and resources reach this emulator without an ``AWS_ENDPOINT_URL``."""
+        return EndpointSession(self.session(), self.endpoint_url)
 
     def environment(self) -> dict[str, str]:
         """Variables that point unchanged pipeline code (a child process) at this emulator."""

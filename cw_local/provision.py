@@ -2,13 +2,15 @@
 
 Same names, keys and TTL attribute as infra_cdk (both read `cw_pipeline.naming`), plus one thing the
 CDK app does not have: an SQS queue subscribed to the alerts topic, standing in for the e-mail
-subscription so that notifications can be read back.
+subscription so that notifications can be read back. `scan_table` and `read_notifications` read back
+what the pipeline wrote and sent there.
 """
 
 from __future__ import annotations
 
 import json
 from dataclasses import dataclass
+from decimal import Decimal
 
 from cw_pipeline import naming
 
@@ -55,6 +57,22 @@ def provision(session, env: str = "dev") -> ProvisionedResources:
     if queue_arn not in subscribed:
         sns.subscribe(TopicArn=topic_arn, Protocol="sqs", Endpoint=queue_arn)
     return ProvisionedResources(table_name, topic_arn, queue_url)
+
+
+def scan_table(session, table_name: str) -> list[dict]:
+    """Every item of the table (consistent reads, every page), DynamoDB numbers as floats."""
+    table = session.resource("dynamodb").Table(table_name)
+    items, request = [], {}
+    while True:
+        page = table.scan(ConsistentRead=True, **request)
+        items.extend({key: _plain(value) for key, value in item.items()} for item in page["Items"])
+        if "LastEvaluatedKey" not in page:
+            return items
+        request["ExclusiveStartKey"] = page["LastEvaluatedKey"]
+
+
+def _plain(value):
+    return float(value) if isinstance(value, Decimal) else value
 
 
 def read_notifications(session, queue_url: str, max_batches: int = 50) -> list[dict]:

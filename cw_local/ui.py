@@ -28,8 +28,10 @@ from collections.abc import Mapping, Sequence
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
-from cw_local.demo import DEFAULT_INCIDENT_MINUTES, DEFAULT_SEED, Progress, make_plan, patched_environment
+from cw_local.demo.plan import DEFAULT_INCIDENT_MINUTES, DEFAULT_SEED, make_plan
+from cw_local.demo.run import Progress
 from cw_local.emulator import EmulatorError, running_emulator
+from cw_local.fakes import patched_environment
 from cw_local.workload import Resources, generate, publish
 from cw_pipeline.config import Settings
 

@@ -30,7 +30,7 @@ the same seed gives the same data, and generating ``[a, c)`` equals generating `
 from __future__ import annotations
 
 import math
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from fractions import Fraction
@@ -77,26 +77,27 @@ class Incident:
 
 @dataclass(frozen=True)
 class Resources:
-    """The dimension values of the monitored stack: one API, its Lambda, its database."""
+    """The monitored stack: for each service of `cw_pipeline.catalog.SERVICES`, the dimension value of its
+    one resource (one API, its Lambda, its database)."""
 
-    api_name: str
-    function_name: str
-    db_instance_id: str
+    names: Mapping[Service, str]
+
+    def __post_init__(self) -> None:
+        if missing := [service.value for service in SERVICES if not self.names.get(service)]:
+            raise ValueError(
+                f"no resource named for {', '.join(missing)}; expected one for each of {', '.join(SERVICES)}"
+            )
 
     @classmethod
     def from_settings(cls, settings: Settings) -> Resources:
-        """The first configured resource of each service (the defaults are ``cw-analytics-{env}-...``)."""
-        first = {}
+        """The first configured resource of each service (by default ``cw-analytics-{env}-...``)."""
+        first: dict[Service, str] = {}
         for resource in settings.resources:
             first.setdefault(resource.service, resource.name)
-        return cls(first[Service.APIGATEWAY], first[Service.LAMBDA], first[Service.RDS])
+        return cls(first)
 
     def name_for(self, service: Service) -> str:
-        return {
-            Service.APIGATEWAY: self.api_name,
-            Service.LAMBDA: self.function_name,
-            Service.RDS: self.db_instance_id,
-        }[service]
+        return self.names[service]
 
 
 @dataclass(frozen=True)
@@ -352,8 +353,8 @@ def generate(
 ) -> Workload:
     """One datapoint per minute in ``[start, end)`` for every catalog metric (see the module docstring).
 
-    ``start`` and ``end`` are aware datetimes on whole minutes; ``resources`` defaults to the ``dev``
-    names of `Settings` (``cw-analytics-dev-api``, ``-api-handler``, ``-db``).
+    ``start`` and ``end`` are aware datetimes on whole minutes; ``resources`` defaults to each service's
+    default resource (`cw_pipeline.catalog.SERVICES`) in the ``dev`` environment.
     """
     for name, moment in (("start", start), ("end", end)):
         if moment.tzinfo is None:

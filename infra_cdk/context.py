@@ -7,6 +7,8 @@
 | ``account`` | AWS account of the stack | ``CDK_DEFAULT_ACCOUNT``, else ``OFFLINE_ACCOUNT`` |
 | ``region`` | AWS region of the stack | ``CDK_DEFAULT_REGION``, else ``OFFLINE_REGION`` |
 | ``availabilityZones`` | the AZs of the VPC, comma-separated (at least two) | the region's first two |
+| ``dagsterUiDomain`` | host name of an internet-facing Dagster UI (needs the next key) | none: internal only |
+| ``dagsterUiCertificateArn`` | ACM certificate of that host name, in the stack's region | none |
 
 The stack has an explicit account and region (``TableV2`` with a customer-managed key needs them).
 Its availability zones are never looked up at synth (no AWS call): they are either given, or the first
@@ -29,6 +31,8 @@ OFFLINE_ACCOUNT = "111111111111"
 OFFLINE_REGION = "us-east-1"
 
 _ACCOUNT = re.compile(r"^\d{12}$")
+_CERTIFICATE = re.compile(r"^arn:aws[a-z-]*:acm:[a-z0-9-]+:\d{12}:certificate/[A-Za-z0-9-]+$")
+_DOMAIN = re.compile(r"^(?=.{4,253}$)([a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?\.)+[a-z]{2,63}$")
 
 
 @dataclass(frozen=True)
@@ -38,6 +42,13 @@ class InfraContext:
     region: str
     availability_zones: tuple[str, ...] = ()
     alert_email: str | None = None
+    ui_domain: str | None = None
+    ui_certificate_arn: str | None = None
+
+    @property
+    def public_ui(self) -> bool:
+        """Whether the Dagster UI gets an internet-facing, authenticated load balancer (else internal only)."""
+        return self.ui_domain is not None
 
     @property
     def is_dev(self) -> bool:
@@ -71,4 +82,25 @@ class InfraContext:
         email = value("alertEmail")
         if email is not None and not re.match(r"^[^@\s]+@[^@\s]+\.[^@\s]+$", email):
             raise ValueError(f"context alertEmail={email!r} is not an e-mail address")
-        return cls(env=env, account=account, region=region, availability_zones=zones, alert_email=email)
+        domain, certificate = value("dagsterUiDomain"), value("dagsterUiCertificateArn")
+        if (domain is None) != (certificate is None):
+            raise ValueError(
+                "context dagsterUiDomain and dagsterUiCertificateArn go together: give both for an internet-facing "
+                "Dagster UI behind Cognito sign-in, or neither for the internal load balancer only"
+            )
+        if domain is not None and not _DOMAIN.match(domain):
+            raise ValueError(f"context dagsterUiDomain={domain!r} is not a lower-case host name like ui.example.com")
+        if certificate is not None and not _CERTIFICATE.match(certificate):
+            raise ValueError(
+                f"context dagsterUiCertificateArn={certificate!r} is not an ACM certificate ARN "
+                "(arn:aws:acm:<region>:<account>:certificate/<id>)"
+            )
+        return cls(
+            env=env,
+            account=account,
+            region=region,
+            availability_zones=zones,
+            alert_email=email,
+            ui_domain=domain,
+            ui_certificate_arn=certificate,
+        )

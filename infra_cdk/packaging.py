@@ -1,11 +1,14 @@
-"""How the two Lambdas are packaged: container images, fingerprinted at synth, built only at deploy.
+"""How the two Lambdas and the Dagster control plane are packaged: container images, fingerprinted at synth,
+built only at deploy.
 
 No Docker engine runs at synth or in the tests: CDK hashes each image's build context into the asset
 hash and the CLI builds and pushes the image when it deploys. The aggregator's image is built from
 the repository root (its ``Dockerfile`` belongs to the Lambda-runtime issue); the API's from
 ``interactions_api/`` with the Dockerfile there, which installs that directory's
 ``requirements.txt``: pyproject's ``api`` extra pinned to ``uv.lock`` (``api_requirements`` computes
-that list, and a test holds the file to it).
+that list, and a test holds the file to it). The control plane's (webserver, daemon, run tasks) is built
+from the repository root too, with ``Dockerfile.control-plane``: the aggregator's lock plus the
+``control-plane`` extra.
 """
 
 from __future__ import annotations
@@ -18,10 +21,12 @@ from pathlib import Path
 from aws_cdk import IgnoreMode
 from aws_cdk import aws_ecr_assets as ecr_assets
 from aws_cdk import aws_lambda as lambda_
+from constructs import Construct
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 API_DIR = REPO_ROOT / "interactions_api"
 
+CONTROL_PLANE_DOCKERFILE = "Dockerfile.control-plane"
 AGGREGATOR_HANDLER = "cw_pipeline.lambda_handler.handler"
 API_HANDLER = "interactions_api.app.handler"
 PLATFORM = ecr_assets.Platform.LINUX_AMD64
@@ -97,5 +102,18 @@ def api_code() -> lambda_.DockerImageCode:
         cmd=[API_HANDLER],
         platform=PLATFORM,
         exclude=API_EXCLUDES,
+        ignore_mode=IgnoreMode.GLOB,
+    )
+
+
+def control_plane_image(scope: Construct, construct_id: str) -> ecr_assets.DockerImageAsset:
+    """The Dagster control plane's image: one asset for the webserver, the daemon and the run tasks."""
+    return ecr_assets.DockerImageAsset(
+        scope,
+        construct_id,
+        directory=str(REPO_ROOT),
+        file=CONTROL_PLANE_DOCKERFILE,
+        platform=PLATFORM,
+        exclude=AGGREGATOR_EXCLUDES,
         ignore_mode=IgnoreMode.GLOB,
     )

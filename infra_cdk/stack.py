@@ -8,6 +8,8 @@ from constructs import Construct
 from cw_pipeline.catalog import Service
 from infra_cdk.context import InfraContext
 from infra_cdk.sections.api import Api
+from infra_cdk.sections.control_plane import ControlPlane
+from infra_cdk.sections.control_plane_ops import ControlPlaneOperations
 from infra_cdk.sections.database import Database
 from infra_cdk.sections.encryption import Encryption
 from infra_cdk.sections.monitoring import Monitoring, dashboard_url
@@ -83,6 +85,25 @@ class AnalyticsStack(Stack):
             monitored=self.monitored,
             dashboard=self.monitoring.dashboard,
         )
+        # The Dagster control plane: the instance every run is recorded in, the UI, UI-launched runs on ECS.
+        self.control_plane = ControlPlane(
+            self,
+            "ControlPlane",
+            ctx=ctx,
+            encryption=self.encryption,
+            network=self.network,
+            storage=self.storage,
+            pipeline=self.pipeline,
+        )
+        self.control_plane_operations = ControlPlaneOperations(
+            self,
+            "ControlPlaneOperations",
+            ctx=ctx,
+            cluster_name=self.control_plane.cluster_name,
+            services=self.control_plane.service_names,
+            topic=self.notifications.topic,
+            dashboard=self.monitoring.dashboard,
+        )
 
         outputs = {
             "ApiUrl": (self.api.rest_api.url, "Base URL of the interactions API (HTTPS, IAM-signed requests)"),
@@ -94,6 +115,20 @@ class AnalyticsStack(Stack):
             "DashboardUrl": (dashboard_url(self, self.monitoring.dashboard_name), "CloudWatch dashboard link"),
             "AggregatorFunctionName": (self.pipeline.function.function_name, "Metric aggregator Lambda"),
             "DatabaseProxyEndpoint": (self.database.proxy.endpoint, "RDS Proxy endpoint the API connects to"),
+            "DagsterUiUrl": (self.control_plane.access.url, "Dagster UI (internal: reach it as docs/infra.md says)"),
+            "DagsterUiLoadBalancer": (
+                self.control_plane.access.load_balancer.load_balancer_dns_name,
+                "DNS name of the Dagster UI load balancer",
+            ),
+            "DagsterClusterName": (self.control_plane.cluster_name, "ECS cluster of the Dagster webserver and daemon"),
+            "DagsterWebserverService": (
+                self.control_plane.service_names["webserver"],
+                "ECS service of the Dagster webserver (ECS Exec enabled)",
+            ),
+            "DagsterDatabaseSecretArn": (
+                self.control_plane.database.secret.secret_arn,
+                "Secrets Manager secret of the Dagster instance database",
+            ),
         }
         for output_id, (value, description) in outputs.items():
             CfnOutput(self, output_id, value=value, description=description)

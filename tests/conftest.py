@@ -6,14 +6,7 @@ import os
 
 import pytest
 
-DUMMY_AWS_ENVIRONMENT = {
-    "AWS_ACCESS_KEY_ID": "testing",
-    "AWS_SECRET_ACCESS_KEY": "testing",
-    "AWS_SESSION_TOKEN": "testing",
-    "AWS_DEFAULT_REGION": "us-east-1",
-    "AWS_REGION": "us-east-1",
-    "DAGSTER_DISABLE_TELEMETRY": "true",
-}
+from cw_local.fakes import DUMMY_AWS_ENVIRONMENT
 
 # Set at import too: modules that build clients or Definitions at import time must see them.
 os.environ.update(DUMMY_AWS_ENVIRONMENT)

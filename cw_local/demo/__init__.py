@@ -1,3 +1,6 @@
-"""The demo: the whole system on the local AWS emulator, through the production Lambda handler."""
+"""The demo: the whole system on the local AWS emulator, through the production Lambda handler.
 
-from cw_local.demo.run import *  # noqa: F403
+``python -m cw_local.demo`` (``make demo``, `cw_local.demo.__main__`). One module per job:
+`plan` (hours, incident, events), `run` (orchestration), `readback` (what the pipeline stored and sent),
+`report` (the text report) and `chart` (``.demo/chart.png``).
+"""

@@ -1,8 +1,8 @@
 """Network architecture: VPC over two AZs, public subnets (internet gateway), private subnets, endpoints, flow logs.
 
-The private subnets have no NAT gateway: the Lambdas and the database reach AWS only through VPC
-endpoints (a gateway endpoint for DynamoDB, interface endpoints for CloudWatch, SNS, Secrets Manager
-and KMS), so nothing in them can reach, or be reached from, the internet.
+The private subnets have no NAT gateway: the Lambdas, the database and the Dagster tasks on Fargate reach
+AWS only through VPC endpoints (gateway endpoints for DynamoDB and S3, interface endpoints for the APIs
+below), so nothing in them can reach, or be reached from, the internet.
 """
 
 from __future__ import annotations
@@ -24,6 +24,16 @@ INTERFACE_ENDPOINTS: dict[str, ec2.InterfaceVpcEndpointAwsService] = {
     "Sns": ec2.InterfaceVpcEndpointAwsService.SNS,
     "SecretsManager": ec2.InterfaceVpcEndpointAwsService.SECRETS_MANAGER,
     "Kms": ec2.InterfaceVpcEndpointAwsService.KMS,
+    # The Dagster control plane on Fargate (sections/control_plane.py): image pulls (ECR api + dkr, layers
+    # from S3 through the gateway endpoint), the awslogs driver, the daemon's RunTask/DescribeTasks and
+    # the ENI lookup EcsRunLauncher makes to copy its own network configuration, and ECS Exec sessions.
+    # ecs-agent and ecs-telemetry serve the container agent of EC2 container instances; Fargate needs neither.
+    "EcrApi": ec2.InterfaceVpcEndpointAwsService.ECR,
+    "EcrDocker": ec2.InterfaceVpcEndpointAwsService.ECR_DOCKER,
+    "Logs": ec2.InterfaceVpcEndpointAwsService.CLOUDWATCH_LOGS,
+    "Ecs": ec2.InterfaceVpcEndpointAwsService.ECS,
+    "Ec2": ec2.InterfaceVpcEndpointAwsService.EC2,
+    "SsmMessages": ec2.InterfaceVpcEndpointAwsService.SSM_MESSAGES,
 }
 
 
@@ -59,6 +69,10 @@ class Network(Construct):
         )
         self.dynamodb_endpoint = self.vpc.add_gateway_endpoint(
             "DynamoDb", service=ec2.GatewayVpcEndpointAwsService.DYNAMODB, subnets=[PRIVATE]
+        )
+        # ECR serves image layers from S3: Fargate pulls them through this endpoint.
+        self.s3_endpoint = self.vpc.add_gateway_endpoint(
+            "S3", service=ec2.GatewayVpcEndpointAwsService.S3, subnets=[PRIVATE]
         )
         # One security group for every interface endpoint: HTTPS from inside the VPC only.
         self.endpoint_security_group = ec2.SecurityGroup(
@@ -124,3 +138,10 @@ class Network(Construct):
     def allow_dynamodb(self, group: ec2.SecurityGroup) -> None:
         """Egress HTTPS to DynamoDB through the gateway endpoint (its prefix list is region-specific)."""
         group.add_egress_rule(ec2.Peer.any_ipv4(), ec2.Port.tcp(443), "HTTPS to DynamoDB via the gateway endpoint")
+
+    def allow_gateway_endpoints(self, group: ec2.SecurityGroup) -> None:
+        """Egress HTTPS to DynamoDB and S3 through their gateway endpoints: the private subnets have no other
+        route out, and the endpoints' prefix lists are region-specific (unknown at synth)."""
+        group.add_egress_rule(
+            ec2.Peer.any_ipv4(), ec2.Port.tcp(443), "HTTPS to DynamoDB and S3 via the gateway endpoints"
+        )

@@ -10,8 +10,7 @@ import re
 import time
 import uuid
 from collections.abc import Iterator
-from contextlib import contextmanager
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -20,6 +19,7 @@ import pytest
 from psycopg import sql
 
 import interactions_api
+from cw_local.fakes import FakeLambdaContext, patched_environment
 
 EVENTS = Path(__file__).resolve().parent / "events"
 
@@ -31,23 +31,9 @@ API_ENV = {
 }
 
 
-@contextmanager
-def _environment(values: dict[str, str]) -> Iterator[None]:
-    saved = {name: os.environ.get(name) for name in values}
-    os.environ.update(values)
-    try:
-        yield
-    finally:
-        for name, value in saved.items():
-            if value is None:
-                os.environ.pop(name, None)
-            else:
-                os.environ[name] = value
-
-
 # Powertools reads its settings when the app module creates its Logger and Metrics; the variables
 # are set only for that import so that other test packages in the same run keep their own.
-with _environment(API_ENV):
+with patched_environment(API_ENV):
     from interactions_api import migrations, models
     from interactions_api.app import handler, metrics
     from interactions_api.db import database
@@ -61,16 +47,8 @@ def dsn(dbname: str, port: int = PG_PORT) -> str:
     return f"postgresql://{PG_USER}@{PG_HOST}:{port}/{dbname}"
 
 
-@dataclass
-class FakeLambdaContext:
-    function_name: str = "cw-analytics-test-api"
-    function_version: str = "$LATEST"
-    memory_limit_in_mb: int = 512
-    invoked_function_arn: str = "arn:aws:lambda:eu-west-1:123456789012:function:cw-analytics-test-api"
-    aws_request_id: str = field(default_factory=lambda: str(uuid.uuid4()))
-
-    def get_remaining_time_in_millis(self) -> int:
-        return 29_000
+# The API function's context: its memory and its 29 s timeout (API Gateway's integration limit).
+API_CONTEXT = {"function_name": "cw-analytics-test-api", "memory_limit_in_mb": 512, "remaining_time_in_millis": 29_000}
 
 
 @dataclass
@@ -197,7 +175,7 @@ def _documented_operation(method: str, path: str) -> dict[str, Any] | None:
 
 def invoke(event: dict[str, Any]) -> ApiResponse:
     """Call the real handler, and check the answer against the committed OpenAPI document."""
-    result = handler(event, FakeLambdaContext())
+    result = handler(event, FakeLambdaContext(**API_CONTEXT))
     status = int(result["statusCode"])
     body = json.loads(result["body"]) if result.get("body") else None
     response = ApiResponse(status=status, body=body, headers=result.get("multiValueHeaders") or {})

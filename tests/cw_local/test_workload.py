@@ -14,7 +14,7 @@ import pytest
 from moto import mock_aws
 
 from cw_local import percentiles
-from cw_local.workload import Incident, UnmodelledMetricError, generate, publish
+from cw_local.workload import Incident, Resources, UnmodelledMetricError, generate, publish
 from cw_pipeline import catalog
 from cw_pipeline.catalog import METRICS, SERVICES, MetricSpec, Service
 from cw_pipeline.config import Settings
@@ -214,3 +214,31 @@ def test_publish_into_moto_and_read_back():
         for window_start, got in results[query_id].items():
             samples = expanded(workload, service, metric_name, window_start, window_start + WINDOW)
             assert math.isclose(got, statistic(samples, stat), rel_tol=1e-9), (query_id, window_start)
+
+
+def test_resources_are_one_configured_name_per_catalog_service():
+    configured = Settings.from_env({"CW_API_NAMES": "a1,a2", "CW_FUNCTION_NAMES": "f", "CW_DB_INSTANCE_IDS": "d"})
+    resources = Resources.from_settings(configured)
+    assert {service: resources.name_for(service) for service in Service} == {
+        Service.APIGATEWAY: "a1",
+        Service.LAMBDA: "f",
+        Service.RDS: "d",
+    }
+    minute = generate(DAY, DAY + timedelta(minutes=1), seed=1, resources=resources)
+    assert {(d.service, d.resource) for d in minute.datapoints} == {
+        (Service.APIGATEWAY, "a1"),
+        (Service.LAMBDA, "f"),
+        (Service.RDS, "d"),
+    }
+    assert Resources.from_settings(Settings.from_env({})).names == {
+        Service.APIGATEWAY: "cw-analytics-dev-api",
+        Service.LAMBDA: "cw-analytics-dev-api-handler",
+        Service.RDS: "cw-analytics-dev-db",
+    }
+
+
+def test_resources_refuse_a_service_without_a_name():
+    with pytest.raises(
+        ValueError, match=r"^no resource named for rds; expected one for each of apigateway, lambda, rds$"
+    ):
+        Resources({Service.APIGATEWAY: "a", Service.LAMBDA: "f"})

@@ -19,8 +19,10 @@ import boto3
 import pytest
 import requests
 
-from cw_local.demo import EndpointSession, scan_table
-from cw_pipeline.defs.jobs import PARTITION_RANGE_END_TAG, PARTITION_RANGE_START_TAG
+from cw_local.emulator import EndpointSession
+from cw_local.fakes import DUMMY_CREDENTIALS, DUMMY_REGION
+from cw_local.provision import scan_table
+from cw_pipeline.defs.partitions import PARTITION_RANGE_END_TAG, PARTITION_RANGE_START_TAG
 from cw_pipeline.thresholds import RULES, State
 from cw_pipeline.windows import WINDOW, Window, floor_to_window
 from tests.e2e.support import PROJECT_ROOT, free_port
@@ -176,7 +178,7 @@ def test_a_backfill_of_12_windows_from_the_ui_api_is_one_run_and_writes_dynamodb
     assert run["status"] == "SUCCESS"
     assert (tags[PARTITION_RANGE_START_TAG], tags[PARTITION_RANGE_END_TAG]) == (keys[0], keys[-1])
 
-    session = boto3.Session(region_name="us-east-1", aws_access_key_id="testing", aws_secret_access_key="testing")
+    session = boto3.Session(region_name=DUMMY_REGION, **DUMMY_CREDENTIALS)
     items = scan_table(EndpointSession(session, ui.emulator_url), "cw-analytics-dev-metrics")
     aggregates = [i for i in items if not i["pk"].startswith("alert#")]
     evaluations = [i for i in items if i["pk"].startswith("alert#")]

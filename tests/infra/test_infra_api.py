@@ -58,7 +58,9 @@ def test_api_lambda_is_an_image_configured_for_the_database_through_the_proxy(de
     assert function["PackageType"] == "Image"
     assert function["ImageConfig"]["Command"] == [packaging.API_HANDLER]
     variables = function["Environment"]["Variables"]
-    assert ref(variables["DB_SECRET_ARN"]) == one(dev_json, "AWS::SecretsManager::SecretTargetAttachment")[0]
+    db_id, _ = one(dev_json, "AWS::RDS::DBInstance", DBInstanceIdentifier="cw-analytics-dev-db")
+    attachment = one(dev_json, "AWS::SecretsManager::SecretTargetAttachment", TargetId={"Ref": db_id})
+    assert ref(variables["DB_SECRET_ARN"]) == attachment[0]
     assert variables["DB_HOST"] == {"Fn::GetAtt": [one(dev_json, "AWS::RDS::DBProxy")[0], "Endpoint"]}
     assert variables["DB_SSLMODE"] == "require"
     assert variables["POWERTOOLS_SERVICE_NAME"] == "cw-analytics-dev-api"

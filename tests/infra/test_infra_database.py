@@ -2,14 +2,14 @@
 
 from __future__ import annotations
 
-from aws_cdk.assertions import Template
+from aws_cdk.assertions import Match, Template
 
 from infra_cdk.sections import database
 from tests.infra.cdk_template import one, ref
 
 
 def test_instance_is_a_small_multi_az_encrypted_private_postgres(dev_json: dict) -> None:
-    _, instance = one(dev_json, "AWS::RDS::DBInstance")
+    _, instance = one(dev_json, "AWS::RDS::DBInstance", DBInstanceIdentifier="cw-analytics-dev-db")
     key_id, _ = one(dev_json, "AWS::KMS::Key")
     assert instance["Engine"] == "postgres"
     assert instance["DBInstanceClass"] == "db.t3.small"
@@ -22,23 +22,26 @@ def test_instance_is_a_small_multi_az_encrypted_private_postgres(dev_json: dict)
 
 
 def test_deletion_protection_is_off_only_in_dev(dev_json: dict, qa_json: dict) -> None:
-    _, dev_instance = one(dev_json, "AWS::RDS::DBInstance")
-    qa_id, qa_instance = one(qa_json, "AWS::RDS::DBInstance")
+    _, dev_instance = one(dev_json, "AWS::RDS::DBInstance", DBInstanceIdentifier="cw-analytics-dev-db")
+    qa_id, qa_instance = one(qa_json, "AWS::RDS::DBInstance", DBInstanceIdentifier="cw-analytics-qa-db")
     assert dev_instance["DeletionProtection"] is False
     assert qa_instance["DeletionProtection"] is True
     assert qa_json["Resources"][qa_id]["DeletionPolicy"] == "Snapshot"
 
 
 def test_parameters_force_tls(dev: Template) -> None:
-    dev.has_resource_properties("AWS::RDS::DBParameterGroup", {"Parameters": {"rds.force_ssl": "1"}})
+    dev.has_resource_properties(
+        "AWS::RDS::DBParameterGroup",
+        {"DBParameterGroupName": "cw-analytics-dev-db-params", "Parameters": Match.object_like({"rds.force_ssl": "1"})},
+    )
 
 
 def test_credentials_are_generated_into_an_encrypted_secret_with_rotation(dev_json: dict) -> None:
     key_id, _ = one(dev_json, "AWS::KMS::Key")
-    secret_id, secret = one(dev_json, "AWS::SecretsManager::Secret")
+    secret_id, secret = one(dev_json, "AWS::SecretsManager::Secret", Name="cw-analytics-dev-db-credentials")
     assert secret["Name"] == "cw-analytics-dev-db-credentials"
     assert "GenerateSecretString" in secret and ref(secret["KmsKeyId"]) == key_id
-    _, instance = one(dev_json, "AWS::RDS::DBInstance")
+    _, instance = one(dev_json, "AWS::RDS::DBInstance", DBInstanceIdentifier="cw-analytics-dev-db")
     assert secret_id in str(instance["MasterUserPassword"])
     _, rotation = one(dev_json, "AWS::SecretsManager::RotationSchedule")
     assert rotation["RotationRules"]["ScheduleExpression"] == f"rate({database.ROTATION_PERIOD.to_days():.0f} days)"

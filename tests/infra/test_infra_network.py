@@ -48,8 +48,8 @@ def test_public_subnets_route_to_an_internet_gateway_and_private_ones_nowhere(de
 
 def test_endpoints_reach_cloudwatch_dynamodb_sns_secrets_manager_and_kms(dev_json: dict) -> None:
     endpoints = resources(dev_json, "AWS::EC2::VPCEndpoint").values()
-    gateway = [e for e in endpoints if e.get("VpcEndpointType") == "Gateway"]
-    assert len(gateway) == 1 and "dynamodb" in str(gateway[0]["ServiceName"])
+    gateway = sorted(str(e["ServiceName"]) for e in endpoints if e.get("VpcEndpointType") == "Gateway")
+    assert len(gateway) == 2 and "dynamodb" in gateway[0] and ".s3" in gateway[1]
     interface = [str(e["ServiceName"]) for e in endpoints if e.get("VpcEndpointType") == "Interface"]
     for service in ("monitoring", "sns", "secretsmanager", "kms"):
         assert any(f".{service}" in name for name in interface), (service, interface)
@@ -73,9 +73,9 @@ def test_rds_and_both_lambdas_are_in_the_private_subnets(dev_json: dict) -> None
     assert len(functions) == 2
     for function in functions.values():
         assert {ref(s) for s in function["VpcConfig"]["SubnetIds"]} == private
-    _, subnet_group = one(dev_json, "AWS::RDS::DBSubnetGroup")
+    _, subnet_group = one(dev_json, "AWS::RDS::DBSubnetGroup", DBSubnetGroupName="cw-analytics-dev-db-subnets")
     assert {ref(s) for s in subnet_group["SubnetIds"]} == private
-    _, instance = one(dev_json, "AWS::RDS::DBInstance")
+    _, instance = one(dev_json, "AWS::RDS::DBInstance", DBInstanceIdentifier="cw-analytics-dev-db")
     assert instance["PubliclyAccessible"] is False
     _, proxy = one(dev_json, "AWS::RDS::DBProxy")
     assert {ref(s) for s in proxy["VpcSubnetIds"]} == private
@@ -90,7 +90,7 @@ def _ingress(template: dict, group_id: str) -> list[dict]:
 
 
 def test_only_the_api_lambda_reaches_the_database_port(dev_json: dict) -> None:
-    _, instance = one(dev_json, "AWS::RDS::DBInstance")
+    _, instance = one(dev_json, "AWS::RDS::DBInstance", DBInstanceIdentifier="cw-analytics-dev-db")
     (db_group,) = [ref(g) for g in instance["VPCSecurityGroups"]]
     _, proxy = one(dev_json, "AWS::RDS::DBProxy")
     (proxy_group,) = [ref(g) for g in proxy["VpcSecurityGroupIds"]]

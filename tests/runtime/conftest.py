@@ -7,7 +7,6 @@ but through the environment, the way the Lambda is configured.
 
 from __future__ import annotations
 
-import os
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
@@ -17,20 +16,14 @@ import pytest
 from handler_support import API, DB, FUNCTION, NOW, PG_HOST, PG_PORT, SERVICE, FakeLambdaContext, pg_url
 from psycopg2 import sql
 
+from cw_local.fakes import patched_environment
 from cw_pipeline.runtime import instance as instances
 from tests.emulated_aws import EmulatedAws, emulated_aws
 
 # Powertools reads its service name when the handler module is imported, as on Lambda; set only for
 # that import so that other test packages keep their own.
-_before = os.environ.get("POWERTOOLS_SERVICE_NAME")
-os.environ["POWERTOOLS_SERVICE_NAME"] = SERVICE
-try:
+with patched_environment({"POWERTOOLS_SERVICE_NAME": SERVICE}):
     from cw_pipeline.runtime import handler as lambda_handler
-finally:
-    if _before is None:
-        del os.environ["POWERTOOLS_SERVICE_NAME"]
-    else:
-        os.environ["POWERTOOLS_SERVICE_NAME"] = _before
 
 
 @pytest.fixture

@@ -5,10 +5,10 @@ from __future__ import annotations
 
 import json
 import os
-import uuid
-from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
+
+from cw_local.fakes import FakeLambdaContext  # noqa: F401  (the handler tests' context)
 
 EVENTS = Path(__file__).parent / "events"
 # The invocation clock of every test: a fixed time, so the retention and "not ended yet" checks are
@@ -30,15 +30,3 @@ def pg_url(dbname: str) -> str:
 
 def load_event(name: str) -> dict:
     return json.loads((EVENTS / name).read_text())
-
-
-@dataclass
-class FakeLambdaContext:
-    function_name: str = SERVICE
-    function_version: str = "$LATEST"
-    memory_limit_in_mb: int = 1536
-    invoked_function_arn: str = "arn:aws:lambda:us-east-1:123456789012:function:cw-analytics-dev-aggregator"
-    aws_request_id: str = field(default_factory=lambda: str(uuid.uuid4()))
-
-    def get_remaining_time_in_millis(self) -> int:
-        return 290_000

@@ -1,0 +1,28 @@
+"""The pipeline's own CloudWatch metrics: one namespace, names and dimensions shared by their emitters and readers.
+
+Plain constants (no Dagster, no boto3): the aggregator Lambda and the ECS run workers will publish these
+(Powertools EMF), and the CDK dashboard graphs them (infra_cdk/sections/control_plane.py). A run is
+counted once, when it ends, under the launcher it ran in, so failures of scheduled runs (Lambda) and of
+runs started from the Dagster UI (ECS tasks) are told apart.
+"""
+
+from __future__ import annotations
+
+NAMESPACE = "cw-analytics/Pipeline"
+
+RUN_FAILED = "RunFailed"  # count, 1 per run that ended in failure
+RUN_SUCCEEDED = "RunSucceeded"  # count, 1 per run that ended in success
+
+ENV_DIMENSION = "Environment"  # the resource-name suffix, e.g. "dev"
+LAUNCHER_DIMENSION = "Launcher"
+
+LAUNCHER_LAMBDA = "lambda"  # the aggregator Lambda: EventBridge-scheduled and hand-invoked runs
+LAUNCHER_ECS = "ecs"  # an ECS run task: runs and backfills launched from the Dagster UI
+LAUNCHERS = (LAUNCHER_LAMBDA, LAUNCHER_ECS)
+
+
+def run_dimensions(env: str, launcher: str) -> dict[str, str]:
+    """The dimensions of a run metric; ``launcher`` is one of ``LAUNCHERS``."""
+    if launcher not in LAUNCHERS:
+        raise ValueError(f"run metric launcher {launcher!r} is not one of {', '.join(LAUNCHERS)}")
+    return {ENV_DIMENSION: env, LAUNCHER_DIMENSION: launcher}
