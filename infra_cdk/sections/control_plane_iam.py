@@ -5,7 +5,7 @@
 - daemon: the same, and launch runs: ``ecs:RunTask`` of the run task definition family in the Dagster
   cluster, tag the tasks at launch, pass the run roles, read its own network interface (EcsRunLauncher
   copies the daemon's subnets and security groups) and the run tasks' log (quoted in failure messages).
-- run: the aggregator Lambda's calls (a run task runs the same job), nothing more.
+- run: the aggregator Lambda's calls (a run task runs the same job), and writing the daily SLO report.
 
 The calls are EcsRunLauncher's own (dagster_aws/ecs/launcher.py and tasks.py).
 """
@@ -61,6 +61,7 @@ class ControlPlaneRoles(Construct):
                 sid="PublishAlerts", actions=["sns:Publish"], resources=[pipeline.settings.alerts_topic_arn]
             )
         )
+        storage.grant_report_writes(self.run)  # the daily SLO report job runs here, from the daemon's schedule
         encryption.key.grant(self.run, *KEY_ACTIONS)
 
         ecs_arn = f"arn:{stack.partition}:ecs:{stack.region}:{stack.account}"

@@ -49,7 +49,6 @@ TABLE_ACTIONS = [
     "dynamodb:Query",
     "dynamodb:DescribeTable",
 ]
-REPORT_ACTIONS = ["s3:PutObject"]
 KEY_ACTIONS = ["kms:Decrypt", "kms:Encrypt", "kms:GenerateDataKey", "kms:DescribeKey"]
 
 
@@ -118,21 +117,8 @@ class Pipeline(Construct):
         self.role.add_to_policy(
             iam.PolicyStatement(sid="PublishAlerts", actions=["sns:Publish"], resources=[notifications.topic.topic_arn])
         )
-        # The daily SLO reports: new objects under the report prefix only (no read, list or delete).
-        self.role.add_to_policy(
-            iam.PolicyStatement(
-                sid="WriteSloReports",
-                actions=REPORT_ACTIONS,
-                resources=[storage.reports_bucket.arn_for_objects(f"{naming.SLO_REPORTS_PREFIX}*")],
-            )
-        )
+        storage.grant_report_writes(self.role)  # the daily SLO reports
         encryption.key.grant(self.role, *KEY_ACTIONS)
-        acknowledge(
-            self.role,
-            f"IAM5[Resource::<StorageReportsBucket2AA89F72.Arn>/{naming.SLO_REPORTS_PREFIX}*]",
-            "A daily report is a new object named after its day, so the grant covers the report prefix; the "
-            "only action granted there is s3:PutObject, with no read, list or delete.",
-        )
         acknowledge(
             self.role,
             "IAM5[Resource::*]",

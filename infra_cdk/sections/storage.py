@@ -8,8 +8,9 @@ is S3-managed while the reports are encrypted with the project key.
 
 from __future__ import annotations
 
-from aws_cdk import Duration, RemovalPolicy
+from aws_cdk import Duration, RemovalPolicy, Stack
 from aws_cdk import aws_dynamodb as dynamodb
+from aws_cdk import aws_iam as iam
 from aws_cdk import aws_s3 as s3
 from constructs import Construct
 
@@ -20,6 +21,8 @@ from infra_cdk.sections.encryption import Encryption
 
 REPORTS_EXPIRATION = Duration.days(400)  # a year of daily reports, and the same day last year
 ACCESS_LOGS_EXPIRATION = Duration.days(90)
+# What writing a report takes: new objects under the report prefix only (no read, list or delete).
+REPORT_ACTIONS = ["s3:PutObject"]
 
 
 class Storage(Construct):
@@ -79,4 +82,21 @@ class Storage(Construct):
             server_access_logs_bucket=self.access_logs_bucket,
             server_access_logs_prefix="reports/",
             removal_policy=removal,
+        )
+
+    def grant_report_writes(self, role: iam.IRole) -> None:
+        """``s3:PutObject`` on the report prefix for a role that runs the report job (aggregator, run tasks)."""
+        prefix = f"{naming.SLO_REPORTS_PREFIX}*"
+        role.add_to_principal_policy(
+            iam.PolicyStatement(
+                sid="WriteSloReports", actions=REPORT_ACTIONS, resources=[self.reports_bucket.arn_for_objects(prefix)]
+            )
+        )
+        stack = Stack.of(self)
+        bucket_id = stack.resolve(stack.get_logical_id(self.reports_bucket.node.default_child))
+        acknowledge(
+            role,
+            f"IAM5[Resource::<{bucket_id}.Arn>/{prefix}]",
+            "A daily report is a new object named after its day, so the grant covers the report prefix; the "
+            "only action granted there is s3:PutObject, with no read, list or delete.",
         )

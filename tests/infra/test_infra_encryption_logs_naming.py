@@ -61,7 +61,6 @@ NAME_PROPERTIES = {
     "AWS::Scheduler::Schedule": "Name",
     "AWS::EC2::SecurityGroup": "GroupName",
     "AWS::ApiGateway::RequestValidator": "Name",
-    "AWS::S3::Bucket": "BucketName",
 }
 
 

@@ -57,13 +57,10 @@ def test_reports_bucket_access_is_logged_to_a_private_expiring_log_bucket(dev_js
     assert _tls_only(dev_json, logs_id)
 
 
-def test_the_aggregator_may_only_put_objects_under_the_report_prefix(dev_json: dict) -> None:
-    bucket_id, _ = _bucket(dev_json, f"cw-analytics-dev-reports-{ACCOUNT}")
-    _, function = one(dev_json, "AWS::Lambda::Function", FunctionName="cw-analytics-dev-aggregator")
-    role_id = ref(function["Role"])
-    s3_statements = [
+def _s3_statements(template: dict, role_id: str) -> list[dict]:
+    return [
         statement
-        for policy in resources(dev_json, "AWS::IAM::Policy").values()
+        for policy in resources(template, "AWS::IAM::Policy").values()
         if {"Ref": role_id} in policy["Roles"]
         for statement in policy["PolicyDocument"]["Statement"]
         if any(
@@ -71,7 +68,13 @@ def test_the_aggregator_may_only_put_objects_under_the_report_prefix(dev_json: d
             for a in ([statement["Action"]] if isinstance(statement["Action"], str) else statement["Action"])
         )
     ]
-    assert s3_statements == [
+
+
+def test_the_roles_running_the_report_may_only_put_objects_under_the_report_prefix(dev_json: dict) -> None:
+    bucket_id, _ = _bucket(dev_json, f"cw-analytics-dev-reports-{ACCOUNT}")
+    _, function = one(dev_json, "AWS::Lambda::Function", FunctionName="cw-analytics-dev-aggregator")
+    run_role_id, _ = one(dev_json, "AWS::IAM::Role", RoleName="cw-analytics-dev-dagster-run-role")
+    expected = [
         {
             "Sid": "WriteSloReports",
             "Action": "s3:PutObject",
@@ -79,6 +82,9 @@ def test_the_aggregator_may_only_put_objects_under_the_report_prefix(dev_json: d
             "Resource": {"Fn::Join": ["", [{"Fn::GetAtt": [bucket_id, "Arn"]}, f"/{naming.SLO_REPORTS_PREFIX}*"]]},
         }
     ]
+    # The aggregator Lambda, and the control plane's run tasks, where the daily report job's schedule runs.
+    assert _s3_statements(dev_json, ref(function["Role"])) == expected
+    assert _s3_statements(dev_json, run_role_id) == expected
     assert ref(function["Environment"]["Variables"]["CW_REPORTS_BUCKET"]) == bucket_id
 
 
