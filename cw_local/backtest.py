@@ -15,16 +15,17 @@ Examples::
 from __future__ import annotations
 
 import argparse
-import contextlib
 import os
 import sys
 import tempfile
-from collections.abc import Iterator, Mapping, Sequence
+import warnings
+from collections.abc import Sequence
 from datetime import UTC, datetime, timedelta
 
-from dagster import DagsterInstance
+from dagster import BetaWarning, DagsterInstance
 
 from cw_local.emulator import running_emulator
+from cw_local.fakes import patched_environment
 from cw_local.provision import read_notifications
 from cw_local.workload import Incident, Resources, generate, publish
 from cw_pipeline.backtest import (
@@ -44,22 +45,10 @@ from cw_pipeline.defs.resources import MetricStore
 from cw_pipeline.windows import WINDOW, floor_to_window, windows_between
 
 DEFAULT_HOURS, DEFAULT_SEED, DEFAULT_INCIDENT_MINUTES = 3.0, 7, 20
+# BackfillPolicy is beta: Dagster's warning about it is noise in a command's output.
+warnings.filterwarnings("ignore", category=BetaWarning)
 # The pipeline's own step-by-step log lines would bury the comparison.
 QUIET_RUN = {"loggers": {"console": {"config": {"log_level": "WARNING"}}}}
-
-
-@contextlib.contextmanager
-def _environment(values: Mapping[str, str]) -> Iterator[None]:
-    saved = {name: os.environ.get(name) for name in values}
-    os.environ.update(values)
-    try:
-        yield
-    finally:
-        for name, value in saved.items():
-            if value is None:
-                os.environ.pop(name, None)
-            else:
-                os.environ[name] = value
 
 
 def signals(args: argparse.Namespace) -> tuple[Signal, Signal]:
@@ -91,7 +80,7 @@ def against_demo_workload(args: argparse.Namespace, now: datetime) -> tuple[Comp
     current, candidate = signals(args)
     with tempfile.TemporaryDirectory(prefix="cw-backtest-") as work, running_emulator() as emulator:
         environment = {**emulator.environment(), "DAGSTER_HOME": work, "DAGSTER_DISABLE_TELEMETRY": "true"}
-        with _environment(environment):
+        with patched_environment(environment):
             settings = Settings.from_env()
             workload = generate(
                 windows[0].start, end, seed=args.seed, incident=incident, resources=Resources.from_settings(settings)
@@ -112,7 +101,7 @@ def against_demo_workload(args: argparse.Namespace, now: datetime) -> tuple[Comp
             )
             sent = [
                 n
-                for n in read_notifications(emulator.session(), emulator.resources.inbox_queue_url)
+                for n in read_notifications(emulator.endpoint_session(), emulator.resources.inbox_queue_url)
                 if n["message"].get("rule_id") == _rule_id(current)
             ]
             comparison = run_backtest(_store(settings), settings.resources, current, candidate, windows)
