@@ -15,13 +15,16 @@ from cw_pipeline.thresholds import State
 @dataclass
 class Stored:
     aggregates: dict[tuple[str, str], dict]  # (service, window_start) -> item
-    evaluations: list[dict]  # sorted by window, rule
+    evaluations: list[dict]  # threshold rules, sorted by window, rule
+    burn_rates: list[dict]  # SLO burn-rate evaluations, sorted by window, rule ("{slo_id}_{severity}")
 
     @classmethod
     def from_items(cls, items: list[dict]) -> Stored:
-        aggregates = {(i["service"], i["window_start"]): i for i in items if not _is_evaluation(i)}
-        evaluations = sorted((i for i in items if _is_evaluation(i)), key=lambda i: (i["window_start"], i["rule_id"]))
-        return cls(aggregates, evaluations)
+        def of_kind(kind: str) -> list[dict]:
+            return sorted((i for i in items if _kind(i) == kind), key=lambda i: (i["window_start"], i["rule_id"]))
+
+        aggregates = {(i["service"], i["window_start"]): i for i in items if _kind(i) == "aggregate"}
+        return cls(aggregates, of_kind("evaluation"), of_kind("burn_rate"))
 
     def aggregates_of(self, service: str) -> list[dict]:
         """One service's aggregates, oldest window first."""
@@ -29,6 +32,9 @@ class Stored:
 
     def transitions(self) -> list[dict]:
         return [e for e in self.evaluations if e["state"] != e["previous_state"]]
+
+    def burn_rate_transitions(self) -> list[dict]:
+        return [e for e in self.burn_rates if e["state"] != e["previous_state"]]
 
     def alarm_windows(self, rule_id: str) -> list[datetime]:
         return [
@@ -38,8 +44,14 @@ class Stored:
         ]
 
 
-def _is_evaluation(item: dict) -> bool:
-    return item["pk"].startswith("alert#")  # naming.evaluation_pk
+def _kind(item: dict) -> str:
+    """Which contract an item of the metrics table follows (README, "Data contract")."""
+    pk = item["pk"]
+    if pk.startswith("alert#"):  # naming.evaluation_pk
+        return "evaluation"
+    if pk.startswith("slo#"):  # naming.slo_evaluation_pk
+        return "burn_rate"
+    return "aggregate"
 
 
 def read_back(emulator: Emulator) -> tuple[Stored, list[dict]]:

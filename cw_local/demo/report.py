@@ -181,6 +181,28 @@ def _transitions(result: DemoResult) -> list[str]:
     ]
 
 
+def _burn_rates(result: DemoResult) -> list[str]:
+    headers = ["window", "SLO rule", "resource", "transition", "long burn", "short burn", "rate", "windows", "notified"]
+    rows = [
+        [
+            _hhmm(e["window_start"]),
+            e["rule_id"],
+            e["resource"],
+            f"{e['previous_state']} -> {e['state']}",
+            e.get("long_burn_rate"),
+            e.get("short_burn_rate"),
+            e["threshold"],
+            f"{e['long_window']}/{e['short_window']}",
+            "yes" if e.get("notified") else "no",
+        ]
+        for e in result.stored.burn_rate_transitions()
+    ]
+    return [
+        "SLO burn-rate transitions (cw_pipeline/slos.py; ALARM when both the long and the short window burn too fast)",
+        text_table(headers, rows),
+    ]
+
+
 def _notifications(result: DemoResult) -> list[str]:
     notifications = sorted(result.notifications, key=lambda n: (n["message"]["window_start"], n["message"]["rule_id"]))
     headers = ["window", "state", "rule", "resource", "transition", "value", "threshold"]
@@ -220,6 +242,7 @@ def render_report(result: DemoResult) -> str:
         _api_calls(result),
         *(_aggregates(result, service) for service in SERVICES),
         _transitions(result),
+        _burn_rates(result),
         _notifications(result),
         _summary(result),
     ]
