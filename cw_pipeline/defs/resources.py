@@ -3,8 +3,8 @@
 Built on dagster-aws's `ResourceWithBoto3Configuration`, so region, endpoint, profile and retries are
 configured the dagster-aws way; left unset, boto3's standard configuration (``AWS_REGION`` /
 ``AWS_DEFAULT_REGION``, ``AWS_ENDPOINT_URL``, profiles) decides where calls go. Every client retries
-in botocore's ``standard`` mode: at most ``max_attempts`` attempts per call, exponential backoff with
-jitter, on throttling, 5xx answers and connection errors. Every AWS error is re-raised as
+in botocore's ``standard`` mode: at most ``max_attempts`` attempts per call (5 by default, the first
+included), exponential backoff with jitter, on throttling, 5xx answers and connection errors. Every AWS error is re-raised as
 `AwsCallError`, whose message names the call and the resource it was made on.
 """
 
@@ -79,8 +79,9 @@ class _Boto3Resource(ResourceWithBoto3Configuration):
             "aws_access_key_id": self.aws_access_key_id,
             "aws_secret_access_key": self.aws_secret_access_key,
             "aws_session_token": self.aws_session_token,
-            # Not dagster-aws's construct_boto_client_retry_config: it sets botocore's legacy mode.
-            "config": Config(retries={"mode": RETRY_MODE, "max_attempts": self.max_attempts}),
+            # Explicit, not dagster-aws's construct_boto_client_retry_config: that passes ``max_attempts`` as
+            # botocore's *retry* count (6 attempts for 5), whereas the field means attempts, the first included.
+            "config": Config(retries={"mode": RETRY_MODE, "total_max_attempts": self.max_attempts}),
         }
 
     def client(self, service_name: str):
