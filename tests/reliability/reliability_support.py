@@ -10,6 +10,10 @@ from __future__ import annotations
 import contextlib
 import io
 import json
+import os
+import subprocess
+import sys
+import uuid
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
@@ -287,3 +291,25 @@ def converge(world: World, baseline: dict, before: list[dict], clock: datetime =
     assert result.success, failure(result)
     assert world.items() == baseline["items"]
     return before + world.notifications()
+
+
+CHILD = Path(__file__).with_name("aggregator_child.py")
+BACKFILL_ALL = {"backfill": {"start": "2026-11-20T12:00:00Z", "end": "2026-11-20T12:15:00Z"}}
+
+
+def start_child(world: World, *kill_at: str | int) -> subprocess.Popen:
+    """The aggregator handler over W1..W3 in a process of its own (see aggregator_child.py)."""
+    environment = {
+        **os.environ,
+        **world.emulator.environment(),
+        **world.settings.as_environment(),
+        "POWERTOOLS_SERVICE_NAME": "cw-analytics-dev-aggregator",
+        "DAGSTER_HOME": str(world.work_dir / f"dagster_home_{uuid.uuid4().hex[:6]}"),
+    }
+    command = [sys.executable, str(CHILD), json.dumps(BACKFILL_ALL), *map(str, kill_at)]
+    return subprocess.Popen(command, env=environment, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+
+
+def after_lease_expiry() -> datetime:
+    """A pipeline clock at which a lease taken now by a real-clock process (a killed child) has expired."""
+    return datetime.now(UTC) + timedelta(minutes=7)

@@ -36,10 +36,7 @@ def test_a_query_answered_with_an_error_fails_the_run_naming_it(world, baseline,
         result = world.run()
     assert not result.success and answers.changed == 2
     message = failure(result)
-    assert (
-        "cloudwatch_datapoints: cw_pipeline.cloudwatch.QueryFailed: GetMetricData did not answer 2 of 27 queries completely"
-        in message
-    )
+    assert "cloudwatch_datapoints: cw_pipeline.cloudwatch.QueryFailed: GetMetricData did not answer 2 of 27" in message
     assert f"apigateway:orders-api 5XXError Sum ({status}); lambda:orders-handler Errors Sum ({status})" in message
     assert world.items() == {} and world.notifications() == []  # no zero stored, no OK sent, lease released
 
