@@ -6,7 +6,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 
 import pytest
-from reliability_support import ALL, World, ids, sent
+from reliability_support import ALL, World, ids, point_at, sent
 
 from cw_local.emulator import running_emulator
 
@@ -17,11 +17,6 @@ _BASELINE: dict = {}
 def emulator():
     with running_emulator(port=0) as running:
         yield running
-
-
-def point_at(emulator, monkeypatch: pytest.MonkeyPatch) -> None:
-    for name, value in emulator.environment().items():
-        monkeypatch.setenv(name, value)
 
 
 @pytest.fixture

@@ -171,6 +171,12 @@ class Counter:
 # --- the world a test runs in ----------------------------------------------------------------------------
 
 
+def point_at(emulator: Emulator, monkeypatch) -> None:
+    """Point unchanged pipeline code at ``emulator`` through the standard AWS variables."""
+    for name, value in emulator.environment().items():
+        monkeypatch.setenv(name, value)
+
+
 @dataclass
 class World:
     emulator: Emulator
