@@ -26,7 +26,7 @@ from botocore.exceptions import ClientError
 
 from cw_pipeline import naming
 
-LEASE_PK = "lease"
+LEASE_PK = naming.LEASE_PARTITION
 LEASE_SK = "pipeline-run"
 LEASE_SECONDS = 360
 

@@ -22,7 +22,7 @@ from cw_pipeline import naming
 from cw_pipeline.aggregation import expires_at
 from cw_pipeline.evaluation import Evaluation, Kind
 
-OUTBOX_PK = "outbox"
+OUTBOX_PK = naming.OUTBOX_PARTITION
 # Fixed forever: changing it would change every notification id.
 NOTIFICATION_NAMESPACE = uuid.UUID("5b0f7c1e-2d8a-4a57-9c3e-6f1d2b8e4a90")
 SOURCE = "cw-pipeline"

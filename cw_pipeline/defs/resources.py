@@ -4,8 +4,8 @@ Built on dagster-aws's `ResourceWithBoto3Configuration`, so region, endpoint, pr
 configured the dagster-aws way; left unset, boto3's standard configuration (``AWS_REGION`` /
 ``AWS_DEFAULT_REGION``, ``AWS_ENDPOINT_URL``, profiles) decides where calls go. Every client retries
 in botocore's ``standard`` mode: at most ``max_attempts`` attempts per call (5 by default, the first
-included), exponential backoff with jitter, on throttling, 5xx answers and connection errors. Every AWS error is re-raised as
-`AwsCallError`, whose message names the call and the resource it was made on.
+included), exponential backoff with jitter, on throttling, 5xx answers and connection errors. Every
+AWS error is re-raised as `AwsCallError`, whose message names the call and the resource it was made on.
 """
 
 from __future__ import annotations
