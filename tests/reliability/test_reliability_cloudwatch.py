@@ -95,7 +95,9 @@ def test_partial_data_with_a_next_token_is_followed_to_the_end(world, baseline):
     assert pages == [None, "page-2"]
     assert sum(len(r["Values"]) for r in rest.values()) > 0  # the second page did carry datapoints
     assert world.items() == baseline["items"]
-    assert sent(world.notifications()) == EXPECTED_NOTIFICATIONS
+    notifications = world.notifications()
+    assert sent(notifications) == EXPECTED_NOTIFICATIONS
+    assert converge(world, baseline, notifications) == notifications  # a re-run has nothing to add
 
 
 def test_a_throttling_burst_is_absorbed_by_botocore_retries(world, baseline):
@@ -121,6 +123,7 @@ def test_a_throttling_burst_is_absorbed_by_botocore_retries(world, baseline):
     assert world.items() == baseline["items"]
     notifications = world.notifications()
     assert sent(notifications) == EXPECTED_NOTIFICATIONS  # a throttled Publish never reached SNS: no duplicate
+    assert converge(world, baseline, notifications) == notifications
 
 
 def test_retries_are_bounded_and_a_throttled_run_fails_naming_the_call(world, baseline):

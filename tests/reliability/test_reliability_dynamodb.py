@@ -46,7 +46,9 @@ def test_unprocessed_items_are_retried_with_backoff_until_written(world, baselin
     # 9 aggregates in one batch; 18 evaluations that owe nothing in another: 2 batches x 3 calls.
     assert (counter.seen, counter.hits) == (6, 4)
     assert world.items() == baseline["items"]
-    assert sent(world.notifications()) == EXPECTED_NOTIFICATIONS
+    notifications = world.notifications()
+    assert sent(notifications) == EXPECTED_NOTIFICATIONS
+    assert converge(world, baseline, notifications) == notifications
 
 
 def test_unprocessed_items_forever_fail_the_run_after_its_budget_naming_table_and_count(world, baseline):
