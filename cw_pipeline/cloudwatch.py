@@ -5,6 +5,13 @@ particular metrics. It cuts the queries into batches of at most 500 (the API's l
 cuts the time range so that no call can exceed 100,800 datapoints, follows ``NextToken``, gives
 each query an index-based id and maps the answers back by id. Queries that come back empty are
 simply absent from the result: what "no datapoint" means is decided by the aggregation.
+
+Every answer's ``StatusCode`` is checked. ``PartialData`` means more pages behind ``NextToken``,
+which are followed. A query answered ``InternalError`` or ``Forbidden`` (or any status other than
+``Complete``), a query missing from the answer, or ``PartialData`` on the last page never becomes
+"no datapoint": `fetch` raises `QueryFailed` naming those queries, so the run fails and stores
+nothing for its windows. Leaving the values absent instead would turn them into INSUFFICIENT_DATA
+evaluations and could notify a false transition; a retry of the run usually succeeds.
 """
 
 from __future__ import annotations
@@ -23,6 +30,14 @@ MAX_QUERIES_PER_CALL = 500
 MAX_DATAPOINTS_PER_CALL = 100_800
 
 DATAPOINT_COLUMNS = ("service", "resource", "attribute", "window_start", "value")
+COMPLETE = "Complete"
+PARTIAL_DATA = "PartialData"
+MISSING = "missing from the answer"
+NAMED_FAILURES = 10  # how many failed queries the error message lists by name
+
+
+class QueryFailed(RuntimeError):
+    """GetMetricData did not answer some queries completely; the message names them and their status."""
 
 
 @dataclass(frozen=True)
@@ -30,6 +45,11 @@ class MetricQuery:
     id: str
     resource: MonitoredResource
     metric: MetricSpec
+
+    @property
+    def description(self) -> str:
+        """``lambda:orders-handler Errors Sum``: the resource, metric and statistic a person recognises."""
+        return f"{self.resource.service.value}:{self.resource.name} {self.metric.metric_name} {self.metric.statistic}"
 
     def as_request(self) -> dict:
         return {
@@ -71,45 +91,75 @@ def time_slices(start: datetime, end: datetime, queries_in_batch: int) -> Iterat
 
 
 def fetch(client, queries: Sequence[MetricQuery], start: datetime, end: datetime) -> FetchResult:
-    """Pull every query over the windows in ``[start, end)`` (both on 5-minute marks)."""
+    """Pull every query over the windows in ``[start, end)`` (both on 5-minute marks).
+
+    Raises `QueryFailed` when any query is not answered completely (see the module docstring).
+    """
     start, end = as_utc(start), as_utc(end)
-    by_id = {query.id: query for query in queries}
     rows: list[tuple] = []
+    failures: dict[str, str] = {}  # query description -> status
     calls = 0
     for offset in range(0, len(queries), MAX_QUERIES_PER_CALL):
         batch = queries[offset : offset + MAX_QUERIES_PER_CALL]
-        requests = [query.as_request() for query in batch]
         for slice_start, slice_end in time_slices(start, end, len(batch)):
-            pagination: dict = {}
-            while True:
-                response = client.get_metric_data(
-                    MetricDataQueries=requests,
-                    StartTime=slice_start,
-                    EndTime=slice_end,
-                    ScanBy="TimestampAscending",
-                    **pagination,
-                )
-                calls += 1
-                for result in response.get("MetricDataResults", []):
-                    query = by_id.get(result["Id"])
-                    if query is None:
-                        continue
-                    for timestamp, value in zip(result.get("Timestamps", []), result.get("Values", []), strict=True):
-                        moment = as_utc(timestamp)
-                        if value is not None and slice_start <= moment < slice_end:
-                            rows.append(
-                                (query.resource.service.value, query.resource.name, query.metric.attribute,
-                                 moment, float(value))
-                            )  # fmt: skip
-                token = response.get("NextToken")
-                if not token:
-                    break
-                pagination = {"NextToken": token}
+            answered, slice_calls = _pull(client, batch, slice_start, slice_end, rows)
+            calls += slice_calls
+            for query in batch:
+                status = answered.get(query.id, MISSING)
+                if status != COMPLETE:
+                    failures.setdefault(query.description, status)
+    if failures:
+        raise QueryFailed(_failure_message(failures, len(queries), start, end))
     frame = pd.DataFrame(rows, columns=list(DATAPOINT_COLUMNS))
     frame["window_start"] = pd.to_datetime(frame["window_start"], utc=True)
     # A paginated answer can repeat a timestamp; the last word CloudWatch gave wins.
     frame = frame.drop_duplicates(subset=["service", "resource", "attribute", "window_start"], keep="last")
     return FetchResult(frame.reset_index(drop=True), len(queries), calls)
+
+
+def _pull(
+    client, batch: Sequence[MetricQuery], start: datetime, end: datetime, rows: list[tuple]
+) -> tuple[dict[str, str], int]:
+    """One batch over one time slice, every page of it; the last status each query id was given, and calls."""
+    by_id = {query.id: query for query in batch}
+    requests = [query.as_request() for query in batch]
+    statuses: dict[str, str] = {}
+    pagination: dict = {}
+    calls = 0
+    while True:
+        response = client.get_metric_data(
+            MetricDataQueries=requests, StartTime=start, EndTime=end, ScanBy="TimestampAscending", **pagination
+        )
+        calls += 1
+        for result in response.get("MetricDataResults", []):
+            query = by_id.get(result.get("Id"))
+            if query is None:
+                continue
+            statuses[query.id] = result.get("StatusCode", MISSING)
+            for timestamp, value in zip(result.get("Timestamps", []), result.get("Values", []), strict=True):
+                moment = as_utc(timestamp)
+                if value is not None and start <= moment < end:
+                    rows.append(
+                        (query.resource.service.value, query.resource.name, query.metric.attribute, moment,
+                         float(value))
+                    )  # fmt: skip
+        token = response.get("NextToken")
+        if not token:
+            return statuses, calls
+        pagination = {"NextToken": token}
+
+
+def _failure_message(failures: dict[str, str], total: int, start: datetime, end: datetime) -> str:
+    named = [f"{description} ({status})" for description, status in sorted(failures.items())]
+    shown = "; ".join(named[:NAMED_FAILURES]) + (
+        f"; and {len(named) - NAMED_FAILURES} more" if len(named) > NAMED_FAILURES else ""
+    )
+    return (
+        f"GetMetricData did not answer {len(failures)} of {total} queries completely from {start.isoformat()} to "
+        f"{end.isoformat()}: {shown}. Nothing is stored for these windows (an unanswered query is not zero "
+        "traffic); run them again, a retry usually succeeds, and a Forbidden status needs cloudwatch:GetMetricData "
+        "on those metrics"
+    )
 
 
 def resources_without_data(resources: Sequence[MonitoredResource], datapoints: pd.DataFrame) -> list[str]:

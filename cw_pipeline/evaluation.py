@@ -2,8 +2,12 @@
 
 Pure functions. A rule's state in a window is compared with the same rule's state in the previous
 window; a window with no earlier evaluation counts as coming from INSUFFICIENT_DATA, the state a
-CloudWatch alarm starts in. A transition into ALARM, and ALARM -> OK, notifies exactly once: an
-evaluation already stored with the same state, previous state and ``notified`` is not sent again.
+CloudWatch alarm starts in.
+
+What a window owes its subscribers depends on what was already notified for it (``notified_state``,
+remembered on the stored evaluation): nothing notified yet and a transition into ALARM, or ALARM -> OK,
+owes a *transition*; a notified state that late data has since changed owes a *correction* (from the
+notified state to the new one); a window whose notified state is its state owes nothing.
 """
 
 from __future__ import annotations
@@ -12,6 +16,7 @@ import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
+from enum import StrEnum
 
 import pandas as pd
 
@@ -21,15 +26,28 @@ from cw_pipeline.thresholds import RULES, State, ThresholdRule
 from cw_pipeline.windows import Window
 
 
-@dataclass(frozen=True)
-class Evaluation:
-    rule: ThresholdRule
-    resource: str
-    window: Window
-    value: float | None
+class Kind(StrEnum):
+    """What a notification tells its subscriber (the ``kind`` message attribute)."""
+
+    TRANSITION = "transition"
+    CORRECTION = "correction"
+
+
+class NotificationTrail:
+    """What every notifiable evaluation shares (threshold rules here, SLO burn rates in
+    `cw_pipeline.slo_evaluation`): which transitions notify, what a window owes given what was already
+    notified for it, and the stored attributes that remember it. `cw_pipeline.outbox` reads these.
+
+    Mixed into frozen dataclasses with ``state``, ``previous_state``, ``notified_state`` (the last state
+    notified for the window, by any earlier run), ``notifications`` (how many were recorded, part of each
+    one's id) and ``notification_id`` (the last one's id).
+    """
+
     state: State
     previous_state: State
-    already_notified: bool  # this same transition was stored as notified by an earlier run
+    notified_state: State | None
+    notifications: int
+    notification_id: str | None
 
     @property
     def is_notifiable_transition(self) -> bool:
@@ -38,8 +56,41 @@ class Evaluation:
         return self.state is State.ALARM or (self.state is State.OK and self.previous_state is State.ALARM)
 
     @property
-    def needs_notification(self) -> bool:
-        return self.is_notifiable_transition and not self.already_notified
+    def owes(self) -> Kind | None:
+        """The notification this evaluation owes its subscribers, if any (see the module docstring)."""
+        if self.notified_state is None:
+            return Kind.TRANSITION if self.is_notifiable_transition else None
+        return Kind.CORRECTION if self.state is not self.notified_state else None
+
+    def verb(self) -> str:
+        """The state a subject line announces; a correction says what it corrects: ``CORRECTION ALARM->OK``."""
+        if self.owes is Kind.CORRECTION:
+            return f"CORRECTION {self.notified_state.value}->{self.state.value}"
+        return self.state.value
+
+    def trail_attributes(self) -> dict:
+        """``notified`` (whether the current state has been notified) and the notification fields, carried
+        over from the stored item until a publish is recorded."""
+        attributes: dict = {"notified": self.notified_state is self.state}
+        if self.notified_state is not None:
+            attributes["notified_state"] = self.notified_state.value
+            attributes["notifications"] = self.notifications
+        if self.notification_id is not None:
+            attributes["notification_id"] = self.notification_id
+        return attributes
+
+
+@dataclass(frozen=True)
+class Evaluation(NotificationTrail):
+    rule: ThresholdRule
+    resource: str
+    window: Window
+    value: float | None
+    state: State
+    previous_state: State
+    notified_state: State | None = None
+    notifications: int = 0
+    notification_id: str | None = None
 
     @property
     def pk(self) -> str:
@@ -50,7 +101,8 @@ class Evaluation:
         return naming.window_sk(self.window.start)
 
     def message(self) -> dict:
-        """The JSON body of the SNS notification (the README's notification contract)."""
+        """The JSON body of the SNS notification (the README's notification contract), before the
+        fields that say which notification it is (`cw_pipeline.outbox` adds them)."""
         return {
             "rule_id": self.rule.rule_id,
             "service": self.rule.service.value,
@@ -64,15 +116,16 @@ class Evaluation:
         }
 
     def subject(self, env: str) -> str:
-        """A subject that fits SNS's 100 characters: what and where first; the window is in the body."""
-        verb = "ALARM" if self.state is State.ALARM else "OK"
+        """A subject that fits SNS's 100 characters: what and where first; the window is in the body.
+        A correction says what it corrects: ``CORRECTION ALARM->OK``."""
         shown = "no data" if self.value is None else f"{self.value:.4g}"
-        subject = (
-            f"[cw-analytics {env}] {verb} {self.rule.rule_id}: {shown} vs {self.rule.threshold:g} on {self.resource}"
-        )
+        what = f"{self.rule.rule_id}: {shown} vs {self.rule.threshold:g} on {self.resource}"
+        subject = f"[cw-analytics {env}] {self.verb()} {what}"
         return subject[:100]
 
-    def item(self, notified: bool, run_id: str, evaluated_at: datetime, retention_days: int) -> dict:
+    def item(self, run_id: str, evaluated_at: datetime, retention_days: int) -> dict:
+        """The stored evaluation. ``notified`` is whether its current state has been notified; the
+        notification fields are carried over from the stored item until a publish is recorded."""
         item = {
             "pk": self.pk,
             "sk": self.sk,
@@ -83,7 +136,6 @@ class Evaluation:
             "threshold": self.rule.threshold,
             "state": self.state.value,
             "previous_state": self.previous_state.value,
-            "notified": notified,
             "window_start": naming.window_sk(self.window.start),
             "window_end": naming.window_sk(self.window.end),
             "evaluated_at": naming.window_sk(evaluated_at.replace(microsecond=0)),
@@ -92,7 +144,7 @@ class Evaluation:
         }
         if self.value is not None:
             item["value"] = self.value
-        return item
+        return {**item, **self.trail_attributes()}
 
 
 def evaluation_keys(
@@ -135,13 +187,21 @@ def evaluate(
                 raw = row.get(rule.attribute)
                 value = None if raw is None or math.isnan(raw) else float(raw)
                 state = rule.evaluate(value)
-                existing = stored.get((pk, naming.window_sk(window.start)))
-                already = bool(
-                    existing
-                    and existing.get("notified") is True
-                    and existing.get("state") == state.value
-                    and existing.get("previous_state") == previous.value
-                )
-                evaluations.append(Evaluation(rule, resource, window, value, state, previous, already))
+                notified = notified_trail(stored.get((pk, naming.window_sk(window.start))))
+                evaluations.append(Evaluation(rule, resource, window, value, state, previous, *notified))
                 previous = state
     return evaluations
+
+
+def notified_trail(existing: Mapping | None) -> tuple[State | None, int, str | None]:
+    """What was notified for a stored evaluation: its state, how many notifications, the last id.
+
+    Items written before ``notified_state`` existed recorded only ``notified = true`` for their state.
+    """
+    if not existing:
+        return None, 0, None
+    if "notified_state" in existing:
+        return State(existing["notified_state"]), int(existing.get("notifications", 1)), existing.get("notification_id")
+    if existing.get("notified") is True:
+        return State(existing["state"]), 1, None
+    return None, 0, None

@@ -79,6 +79,12 @@ def slo_report_key(day_start: datetime) -> str:
 # Where daily SLO reports go, in the reports bucket or the local reports directory; the IAM grant names it too.
 SLO_REPORTS_PREFIX = "slo-reports/"
 
+# Partitions of the metrics table that hold the pipeline's own bookkeeping, not data: the run lease
+# (`cw_pipeline.lease`) and the notifications not yet recorded as sent (`cw_pipeline.outbox`). They are the
+# only items the pipeline deletes, and the aggregator's IAM role may delete nothing else.
+LEASE_PARTITION = "lease"
+OUTBOX_PARTITION = "outbox"
+
 # The metrics table's key schema and TTL attribute: the CDK table and the local emulator's both use these.
 TABLE_PARTITION_KEY = "pk"
 TABLE_SORT_KEY = "sk"

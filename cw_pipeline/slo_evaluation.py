@@ -1,13 +1,14 @@
 """Burn-rate evaluations of the SLOs per severity, and which of their transitions notify.
 
-The burn-rate counterpart of `cw_pipeline.evaluation`, with the same transition rules and the same
-interface towards `cw_pipeline.alerting.deliver`: a `BurnRateEvaluation` has ``rule.rule_id``, ``pk``,
-``sk``, ``state``, ``previous_state``, ``already_notified``, ``needs_notification``, ``message()``,
-``subject(env)`` and ``item(notified, run_id, evaluated_at, retention_days)``, like `Evaluation`.
+The burn-rate counterpart of `cw_pipeline.evaluation`, with the same transition and correction rules
+(`evaluation.NotificationTrail`) and the same interface towards the outbox (`cw_pipeline.alerting`):
+``rule.rule_id``, ``resource``, ``window``, ``pk``, ``sk``, ``message()``, ``subject(env)`` and
+``item(run_id, evaluated_at, retention_days)``, like `Evaluation`.
 
 What is evaluated is an SLO at one severity (a `BurnRateRule`): its state in a window is the one
 `burn_rate.severity_states` decides from the policy rows of that severity. A window with no earlier
-evaluation comes from INSUFFICIENT_DATA; a transition into ALARM, and ALARM -> OK, notifies once.
+evaluation comes from INSUFFICIENT_DATA; a transition into ALARM, and ALARM -> OK, notifies once, and a
+notified state that late data changes is corrected.
 Pure functions, no I/O.
 """
 
@@ -24,6 +25,7 @@ from cw_pipeline import naming
 from cw_pipeline.aggregation import expires_at
 from cw_pipeline.burn_rate import evaluate_burn_rates, severity_states
 from cw_pipeline.catalog import Service
+from cw_pipeline.evaluation import NotificationTrail, notified_trail
 from cw_pipeline.slos import POLICIES, SLO, SLOS, BurnRatePolicy, Severity, window_label
 from cw_pipeline.thresholds import State
 from cw_pipeline.windows import Window
@@ -59,7 +61,7 @@ def _number(value: float) -> float | None:
 
 
 @dataclass(frozen=True)
-class BurnRateEvaluation:
+class BurnRateEvaluation(NotificationTrail):
     rule: BurnRateRule
     resource: str
     window: Window
@@ -70,7 +72,9 @@ class BurnRateEvaluation:
     short_burn_rate: float  # NaN when the short window has no events
     state: State
     previous_state: State
-    already_notified: bool  # this same transition was stored as notified by an earlier run
+    notified_state: State | None = None
+    notifications: int = 0
+    notification_id: str | None = None
 
     @property
     def value(self) -> float | None:
@@ -88,16 +92,6 @@ class BurnRateEvaluation:
         return self.policy.burn_rate
 
     @property
-    def is_notifiable_transition(self) -> bool:
-        if self.state == self.previous_state:
-            return False
-        return self.state is State.ALARM or (self.state is State.OK and self.previous_state is State.ALARM)
-
-    @property
-    def needs_notification(self) -> bool:
-        return self.is_notifiable_transition and not self.already_notified
-
-    @property
     def pk(self) -> str:
         return naming.slo_evaluation_pk(self.rule.slo.slo_id, self.rule.severity.value, self.resource)
 
@@ -108,7 +102,6 @@ class BurnRateEvaluation:
     def message(self) -> dict:
         """The threshold notification's fields (README, "Notifications") plus what makes it a burn rate."""
         return {
-            "kind": KIND,
             "rule_id": self.rule.rule_id,
             "slo_id": self.rule.slo.slo_id,
             "severity": self.rule.severity.value,
@@ -130,15 +123,14 @@ class BurnRateEvaluation:
 
     def subject(self, env: str) -> str:
         """Fits SNS's 100 characters: what and where first; the windows and numbers are in the body."""
-        verb = "ALARM" if self.state is State.ALARM else "OK"
         shown = "no data" if self.value is None else f"{self.value:.3g}"
         subject = (
-            f"[cw-analytics {env}] {verb} SLO {self.rule.slo.slo_id} {self.rule.severity.value}: "
+            f"[cw-analytics {env}] {self.verb()} SLO {self.rule.slo.slo_id} {self.rule.severity.value}: "
             f"burn {shown} vs {self.threshold:g} on {self.resource}"
         )
         return subject[:100]
 
-    def item(self, notified: bool, run_id: str, evaluated_at: datetime, retention_days: int) -> dict:
+    def item(self, run_id: str, evaluated_at: datetime, retention_days: int) -> dict:
         item = {
             "pk": self.pk,
             "sk": self.sk,
@@ -155,7 +147,6 @@ class BurnRateEvaluation:
             "short_window": window_label(self.policy.short_window),
             "state": self.state.value,
             "previous_state": self.previous_state.value,
-            "notified": notified,
             "window_start": naming.window_sk(self.window.start),
             "window_end": naming.window_sk(self.window.end),
             "evaluated_at": naming.window_sk(evaluated_at.replace(microsecond=0)),
@@ -170,7 +161,7 @@ class BurnRateEvaluation:
             "long_total": _number(self.long_total),
         }
         item.update({name: value for name, value in numbers.items() if value is not None})
-        return item
+        return {**item, **self.trail_attributes()}
 
 
 def _resources(history: pd.DataFrame, service: Service) -> list[str]:
@@ -221,12 +212,8 @@ def evaluate_slos(
                     before = stored.get((pk, naming.window_sk(window.previous.start)))
                     previous = State(before["state"]) if before else State.INSUFFICIENT_DATA
                 state = State(row["state"])
-                existing = stored.get((pk, naming.window_sk(window.start)))
-                already = bool(
-                    existing
-                    and existing.get("notified") is True
-                    and existing.get("state") == state.value
-                    and existing.get("previous_state") == previous.value
+                notified_state, notifications, notification_id = notified_trail(
+                    stored.get((pk, naming.window_sk(window.start)))
                 )
                 evaluations.append(
                     BurnRateEvaluation(
@@ -240,7 +227,9 @@ def evaluate_slos(
                         short_burn_rate=float(row["short_burn_rate"]),
                         state=state,
                         previous_state=previous,
-                        already_notified=already,
+                        notified_state=notified_state,
+                        notifications=notifications,
+                        notification_id=notification_id,
                     )
                 )
                 previous = state

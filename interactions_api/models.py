@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 import math
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Annotated, Any, Literal
 
 from pydantic import AfterValidator, AwareDatetime, BaseModel, ConfigDict, Field
@@ -13,6 +13,11 @@ from pydantic_core import PydanticCustomError
 from interactions_api.config import MAX_PAYLOAD_BYTES, MAX_PAYLOAD_DEPTH
 
 PAYLOAD_TOO_LARGE = "payload_too_large"
+# The instants an interaction may have: PostgreSQL stores far more (4713 BC .. 294276 AD), but the API
+# reads rows back as Python datetimes (years 1..9999) in the session's time zone, so the upper bound
+# keeps a day in hand for any zone's offset. A row outside these could be stored and never read again.
+OCCURRED_AT_MIN = datetime(1970, 1, 1, tzinfo=UTC)
+OCCURRED_AT_MAX = datetime(9999, 12, 31, tzinfo=UTC)  # exclusive
 
 
 def _storable(text: str) -> str:
@@ -41,6 +46,21 @@ def _check_json_value(value: Any, depth: int) -> None:
     elif isinstance(value, list):
         for item in value:
             _check_json_value(item, depth + 1)
+
+
+def _readable_time(moment: datetime) -> datetime:
+    # The bounds in UTC, after the offset: 0001-01-01T00:00:00+14:00 is a valid datetime, and a year-0 instant.
+    try:
+        in_utc = moment.astimezone(UTC)
+    except OverflowError:
+        in_utc = None
+    if in_utc is None or not OCCURRED_AT_MIN <= in_utc < OCCURRED_AT_MAX:
+        raise PydanticCustomError(
+            "occurred_at_out_of_range",
+            "must be from {min} to before {max} once converted to UTC",
+            {"min": "1970-01-01T00:00:00Z", "max": "9999-12-31T00:00:00Z"},
+        )
+    return moment
 
 
 def _storable_payload(payload: dict[str, Any] | None) -> dict[str, Any] | None:
@@ -81,8 +101,10 @@ class InteractionCreate(BaseModel):
     user_id: UserId
     type: InteractionType
     payload: Payload = None
-    occurred_at: AwareDatetime | None = Field(
-        default=None, description="When it happened (ISO 8601 with a UTC offset); the server time if absent."
+    occurred_at: Annotated[AwareDatetime, AfterValidator(_readable_time)] | None = Field(
+        default=None,
+        description="When it happened (ISO 8601 with a UTC offset), from 1970-01-01T00:00:00Z to before "
+        "9999-12-31T00:00:00Z in UTC; the server time if absent.",
     )
 
 

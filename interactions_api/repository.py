@@ -17,7 +17,13 @@ _COLUMNS = sql.SQL("id, user_id, type, payload, occurred_at, created_at")
 
 
 def insert(conn: psycopg.Connection, new: InteractionCreate) -> Interaction:
-    # One statement under autocommit: the row is written whole or not at all.
+    # Committed only once the row has been read back into an Interaction: a row the API could not read
+    # (and so could never list again) is rolled back, not left behind a 500.
+    with conn.transaction():
+        return _insert(conn, new)
+
+
+def _insert(conn: psycopg.Connection, new: InteractionCreate) -> Interaction:
     row = conn.execute(
         sql.SQL(
             "INSERT INTO interactions (user_id, type, payload, occurred_at)"

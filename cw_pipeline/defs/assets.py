@@ -4,7 +4,8 @@ Each asset is a thin module-level function: the work is in `cw_pipeline.cloudwat
 `cw_pipeline.aggregation`, `cw_pipeline.evaluation` and `cw_pipeline.alerting`, the I/O in
 `cw_pipeline.defs.resources`. Every asset runs a whole partition range in one run
 (``BackfillPolicy.single_run()``), so a backfill of N windows makes
-``ceil(queries/500) * ceil(datapoints/100800)`` GetMetricData calls, not N times that.
+``ceil(queries/500) * ceil(datapoints/100800)`` GetMetricData calls, not N times that. Every step
+runs under the run lease (`cw_pipeline.defs.run_lease`): one run at a time per metrics table.
 """
 
 from collections.abc import Iterator
@@ -21,11 +22,12 @@ from dagster import (
 )
 
 from cw_pipeline.aggregation import aggregate, aggregate_items
-from cw_pipeline.alerting import deliver
+from cw_pipeline.alerting import deliver, send_owed
 from cw_pipeline.cloudwatch import build_queries, resources_without_data
 from cw_pipeline.defs import metadata
 from cw_pipeline.defs.partitions import WINDOW_PARTITIONS
 from cw_pipeline.defs.resources import AlertNotifier, CloudWatchMetrics, MetricStore, MonitoredResources, PipelineClock
+from cw_pipeline.defs.run_lease import step_lease
 from cw_pipeline.evaluation import evaluate, evaluation_keys
 from cw_pipeline.thresholds import RULES
 from cw_pipeline.windows import Window, windows_between
@@ -46,12 +48,17 @@ def run_windows(context: AssetExecutionContext) -> list[Window]:
 
 @asset(io_manager_key="window_frames", kinds={"cloudwatch", "pandas"}, **_EVERY_WINDOW)
 def cloudwatch_datapoints(
-    context: AssetExecutionContext, cloudwatch: CloudWatchMetrics, monitored: MonitoredResources
+    context: AssetExecutionContext,
+    cloudwatch: CloudWatchMetrics,
+    monitored: MonitoredResources,
+    metric_store: MetricStore,
+    clock: PipelineClock,
 ) -> Output[pd.DataFrame]:
     """Every catalog statistic of every monitored resource, one row per answered window."""
     windows = run_windows(context)
     resources = monitored.resources()
-    result = cloudwatch.fetch(build_queries(resources), windows[0].start, windows[-1].end)
+    with step_lease(context, metric_store, clock):
+        result = cloudwatch.fetch(build_queries(resources), windows[0].start, windows[-1].end)
     silent = resources_without_data(resources, result.datapoints)
     if silent:
         context.log.warning(
@@ -72,9 +79,10 @@ def metric_aggregates(
 ) -> Output[pd.DataFrame]:
     """One aggregate per monitored resource per window, written to the metrics table."""
     windows = run_windows(context)
-    aggregates = aggregate(cloudwatch_datapoints, monitored.resources(), windows)
-    items = aggregate_items(aggregates, context.run_id, clock.now(), metric_store.retention_days)
-    calls = metric_store.write(items)
+    with step_lease(context, metric_store, clock):
+        aggregates = aggregate(cloudwatch_datapoints, monitored.resources(), windows)
+        items = aggregate_items(aggregates, context.run_id, clock.now(), metric_store.retention_days)
+        calls = metric_store.write(items)
     return Output(aggregates, metadata=metadata.aggregates(windows, aggregates, len(items), calls, metric_store))
 
 
@@ -92,10 +100,13 @@ def alert_evaluations(
     notifier: AlertNotifier,
     clock: PipelineClock,
 ) -> Iterator[MaterializeResult | AssetCheckResult]:
-    """Every threshold rule for every resource and window; transitions notified once through SNS."""
+    """Every threshold rule for every resource and window; what they owe notified through an outbox:
+    leftovers of earlier runs first, then transitions and corrections (`cw_pipeline.alerting`)."""
     windows = run_windows(context)
-    stored = metric_store.read_items(evaluation_keys(metric_aggregates, windows))
-    evaluations = evaluate(metric_aggregates, stored.items)
-    delivery = deliver(evaluations, notifier, metric_store, context.run_id, clock.now(), context.log)
+    with step_lease(context, metric_store, clock):
+        resent = send_owed(notifier, metric_store, context.log)
+        stored = metric_store.read_items(evaluation_keys(metric_aggregates, windows))
+        evaluations = evaluate(metric_aggregates, stored.items)
+        delivery = deliver(evaluations, notifier, metric_store, context.run_id, clock.now(), context.log, resent)
     yield MaterializeResult(metadata=metadata.evaluations(windows, evaluations, delivery, stored.calls))
     yield from metadata.rule_checks(evaluations)

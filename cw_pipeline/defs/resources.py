@@ -2,8 +2,10 @@
 
 Built on dagster-aws's `ResourceWithBoto3Configuration`, so region, endpoint, profile and retries are
 configured the dagster-aws way; left unset, boto3's standard configuration (``AWS_REGION`` /
-``AWS_DEFAULT_REGION``, ``AWS_ENDPOINT_URL``, profiles) decides where calls go. Every AWS error is
-re-raised as `AwsCallError`, whose message names the call and the resource it was made on.
+``AWS_DEFAULT_REGION``, ``AWS_ENDPOINT_URL``, profiles) decides where calls go. Every client retries
+in botocore's ``standard`` mode: at most ``max_attempts`` attempts per call (5 by default, the first
+included), exponential backoff with jitter, on throttling, 5xx answers and connection errors. Every
+AWS error is re-raised as `AwsCallError`, whose message names the call and the resource it was made on.
 """
 
 from __future__ import annotations
@@ -21,16 +23,20 @@ from pathlib import Path
 import boto3
 import pandas as pd
 from boto3.dynamodb.conditions import Key
+from botocore.config import Config
 from botocore.exceptions import BotoCoreError, ClientError
 from dagster import ConfigurableResource
-from dagster_aws.utils import ResourceWithBoto3Configuration, construct_boto_client_retry_config
+from dagster_aws.utils import ResourceWithBoto3Configuration
 from pydantic import Field, PrivateAttr
 
-from cw_pipeline import naming
+from cw_pipeline import lease, naming, table_writes
 from cw_pipeline.aggregation import aggregates_from_items
 from cw_pipeline.catalog import SERVICES
 from cw_pipeline.cloudwatch import FetchResult, MetricQuery, fetch
 from cw_pipeline.config import MonitoredResource, Settings
+from cw_pipeline.outbox import OUTBOX_PK, Notification
+
+RETRY_MODE = "standard"
 
 
 class AwsCallError(RuntimeError):
@@ -77,7 +83,9 @@ class _Boto3Resource(ResourceWithBoto3Configuration):
             "aws_access_key_id": self.aws_access_key_id,
             "aws_secret_access_key": self.aws_secret_access_key,
             "aws_session_token": self.aws_session_token,
-            "config": construct_boto_client_retry_config(self.max_attempts),
+            # Explicit, not dagster-aws's construct_boto_client_retry_config: that passes ``max_attempts`` as
+            # botocore's *retry* count (6 attempts for 5), whereas the field means attempts, the first included.
+            "config": Config(retries={"mode": RETRY_MODE, "total_max_attempts": self.max_attempts}),
         }
 
     def client(self, service_name: str):
@@ -115,13 +123,16 @@ class CloudWatchMetrics(_Boto3Resource):
 class MetricStore(_Boto3Resource):
     """The DynamoDB table of aggregates and evaluations (the README's data contract).
 
-    Writes go through boto3's batch writer: BatchWriteItem with 25 items a call, ``UnprocessedItems``
-    retried, and duplicate keys in one batch collapsed. Keys are deterministic, so writing the same
-    window again overwrites it: re-runs and backfills are idempotent.
+    Keys are deterministic, so writing the same window again overwrites it: re-runs and backfills are
+    idempotent. Plain writes are BatchWriteItem calls with a bounded retry of ``UnprocessedItems``
+    (`cw_pipeline.table_writes`); an evaluation that owes a notification is written in one transaction
+    with its outbox entry (`cw_pipeline.outbox`). The same table holds the run lease (`cw_pipeline.lease`).
     """
 
     table_name: str
     retention_days: int = 90
+    write_attempts: int = table_writes.WRITE_ATTEMPTS
+    lease_seconds: int = lease.LEASE_SECONDS
 
     def _table(self):
         table = self._clients.get("dynamodb.Table")
@@ -133,21 +144,77 @@ class MetricStore(_Boto3Resource):
 
     def write(self, items: Iterable[dict]) -> int:
         """Write ``items``; returns the number of BatchWriteItem calls made."""
-        table = self._table()
-        calls = 0
+        with aws_call("DynamoDB BatchWriteItem", f"table {self.table_name}"):
+            return table_writes.batch_write(
+                self._table().meta.client, self.table_name, [_to_dynamodb(i) for i in items], self.write_attempts
+            )
 
-        def count(**_kwargs) -> None:
-            nonlocal calls
-            calls += 1
+    def write_owed(self, evaluations: Iterable[dict], entries: Iterable[dict]) -> int:
+        """Write each evaluation together with its outbox entry (pairs, in order); returns calls made."""
+        groups = [[_to_dynamodb(e), _to_dynamodb(o)] for e, o in zip(evaluations, entries, strict=True)]
+        with aws_call("DynamoDB TransactWriteItems", f"table {self.table_name}"):
+            return table_writes.transact_put_groups(self._table().meta.client, self.table_name, groups)
 
-        table.meta.client.meta.events.register("before-call.dynamodb.BatchWriteItem", count)
-        with (
-            aws_call("DynamoDB BatchWriteItem", f"table {self.table_name}"),
-            table.batch_writer(overwrite_by_pkeys=[naming.TABLE_PARTITION_KEY, naming.TABLE_SORT_KEY]) as batch,
-        ):
-            for item in items:
-                batch.put_item(Item=_to_dynamodb(item))
-        return calls
+    def owed_notifications(self) -> list[Notification]:
+        """Every outbox entry: notifications that earlier runs wrote and did not record as sent."""
+        request: dict = {
+            "KeyConditionExpression": Key(naming.TABLE_PARTITION_KEY).eq(OUTBOX_PK),
+            "ConsistentRead": True,
+        }
+        entries: list[dict] = []
+        with aws_call("DynamoDB Query", f"table {self.table_name}, pk {OUTBOX_PK}"):
+            while True:
+                page = self._table().query(**request)
+                entries.extend(page.get("Items", []))
+                if "LastEvaluatedKey" not in page:
+                    return [Notification.from_entry(entry) for entry in entries]
+                request["ExclusiveStartKey"] = page["LastEvaluatedKey"]
+
+    def record_sent(self, notification: Notification) -> bool:
+        """Record a published notification on its evaluation and delete its outbox entry, in one transaction,
+        on condition that the evaluation is still in the state published. False (and the entry deleted)
+        when it is not: another writer changed it, and the next evaluation of the window decides anew."""
+        client = self._table().meta.client
+        key = {
+            naming.TABLE_PARTITION_KEY: notification.evaluation_pk,
+            naming.TABLE_SORT_KEY: notification.evaluation_sk,
+        }
+        entry = {naming.TABLE_PARTITION_KEY: OUTBOX_PK, naming.TABLE_SORT_KEY: notification.outbox_sk}
+        update = {
+            "TableName": self.table_name,
+            "Key": key,
+            "UpdateExpression": "SET notified = :yes, notified_state = :state, notifications = :count, "
+            "notification_id = :id",
+            "ConditionExpression": "#state = :state AND (attribute_not_exists(notifications) OR notifications = :seq)",
+            "ExpressionAttributeNames": {"#state": "state"},
+            "ExpressionAttributeValues": {
+                ":yes": True, ":state": notification.state, ":seq": notification.sequence,
+                ":count": notification.sequence + 1, ":id": notification.id,
+            },
+        }  # fmt: skip
+        with aws_call("DynamoDB TransactWriteItems", f"table {self.table_name}, notification {notification.id}"):
+            try:
+                client.transact_write_items(
+                    TransactItems=[{"Update": update}, {"Delete": {"TableName": self.table_name, "Key": entry}}]
+                )
+            except ClientError as error:
+                if error.response.get("Error", {}).get("Code") != "TransactionCanceledException":
+                    raise
+                reasons = [r.get("Code") for r in error.response.get("CancellationReasons", [])]
+                if reasons[:1] != ["ConditionalCheckFailed"]:
+                    raise
+                client.delete_item(TableName=self.table_name, Key=entry)
+                return False
+        return True
+
+    def take_lease(self, run_id: str, now: datetime) -> lease.Lease:
+        """Take or renew the run lease (`cw_pipeline.lease`); `lease.LeaseHeld` when another run has it."""
+        with aws_call("DynamoDB PutItem (run lease)", f"table {self.table_name}"):
+            return lease.take(self._table(), run_id, now, self.lease_seconds)
+
+    def release_lease(self, run_id: str) -> bool:
+        with aws_call("DynamoDB DeleteItem (run lease)", f"table {self.table_name}"):
+            return lease.release(self._table(), run_id)
 
     def read_items(self, keys: Iterable[tuple[str, str]]) -> StoredItems:
         """The items stored under ``keys`` (``(pk, sk)`` pairs) that exist, numbers as floats.
@@ -196,12 +263,9 @@ class StoredItems:
     calls: int  # DynamoDB read calls made
 
 
-# Message fields copied into the SNS message attributes when a message has them.
-MESSAGE_ATTRIBUTES_FROM_BODY = ("kind", "slo_id", "severity")
-
-
 class AlertNotifier(_Boto3Resource):
-    """Publishes alert transitions to the SNS topic; with no topic ARN, notifications are off."""
+    """Publishes alert notifications (transitions and corrections) to the SNS topic; with no topic ARN,
+    notifications are off."""
 
     topic_arn: str = ""
     env: str = "dev"
@@ -210,19 +274,18 @@ class AlertNotifier(_Boto3Resource):
     def enabled(self) -> bool:
         return bool(self.topic_arn)
 
-    def publish(self, subject: str, message: dict, rule_id: str, state: str) -> str | None:
+    def publish(self, notification: Notification) -> str | None:
+        """Publish one notification; its attributes carry its kind and its deterministic id."""
         if not self.enabled:
             return None
-        attributes = {"source": "cw-pipeline", "rule_id": rule_id, "state": state, "env": self.env}
-        # A burn-rate message names its kind and SLO, so that subscribers can filter on them (issue 13).
-        attributes.update({name: str(message[name]) for name in MESSAGE_ATTRIBUTES_FROM_BODY if name in message})
         with aws_call("SNS Publish", f"topic {self.topic_arn}"):
             response = self.client("sns").publish(
                 TopicArn=self.topic_arn,
-                Subject=subject,
-                Message=json.dumps(message, sort_keys=True),
+                Subject=notification.subject,
+                Message=json.dumps(notification.message, sort_keys=True),
                 MessageAttributes={
-                    name: {"DataType": "String", "StringValue": value} for name, value in attributes.items()
+                    name: {"DataType": "String", "StringValue": value}
+                    for name, value in notification.attributes.items()
                 },
             )
         return response["MessageId"]

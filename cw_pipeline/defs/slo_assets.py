@@ -4,7 +4,7 @@
   backfill policy. It reads the history its long windows need from the table in bulk (one Query per
   resource from `burn_rate.history_start` of the run's first window), evaluates every SLO at every
   severity (`cw_pipeline.slo_evaluation`), and delivers transitions exactly like the threshold rules
-  (`cw_pipeline.alerting.deliver`): same guarantee, same message shape plus ``kind`` and the SLO id.
+  (`cw_pipeline.alerting.deliver`): same guarantee, same outbox, same message shape plus the SLO id and severity.
 - `slo_daily_report` is partitioned by UTC day and depends on the window assets through
   ``TimeWindowPartitionMapping`` (a day maps onto its 288 windows). It reads that day's aggregates
   and evaluations back from the table, builds the report (`cw_pipeline.slo_report`), renders it
@@ -34,6 +34,7 @@ from cw_pipeline.defs import slo_metadata
 from cw_pipeline.defs.assets import GROUP, run_windows
 from cw_pipeline.defs.partitions import DAY_PARTITIONS, WINDOW_PARTITIONS
 from cw_pipeline.defs.resources import AlertNotifier, MetricStore, MonitoredResources, PipelineClock, ReportStore
+from cw_pipeline.defs.run_lease import step_lease
 from cw_pipeline.slo_evaluation import burn_rate_keys, burn_rate_rules, evaluate_slos
 from cw_pipeline.slo_report import SloReport, build_report
 from cw_pipeline.slo_report_html import render_html
@@ -51,7 +52,9 @@ def slo_resources(resources: Sequence[MonitoredResource]) -> list[MonitoredResou
 
 
 @asset(
-    deps=["metric_aggregates"],
+    # After the threshold rules' delivery, not beside it: both drain the one outbox, and two steps of one run
+    # draining it at once (the multiprocess executor) could publish the same leftover twice.
+    deps=["metric_aggregates", "alert_evaluations"],
     kinds={"dynamodb", "sns"},
     check_specs=[AssetCheckSpec(slo.slo_id, asset="slo_burn_rates", description=slo.description) for slo in SLOS],
     partitions_def=WINDOW_PARTITIONS,
@@ -68,10 +71,11 @@ def slo_burn_rates(
     """Multi-window burn rates of every SLO per severity and resource; transitions notified once through SNS."""
     windows = run_windows(context)
     resources = slo_resources(monitored.resources())
-    history = metric_store.read_aggregates(resources, history_start(windows[0]), windows[-1].start)
-    stored = metric_store.read_items(burn_rate_keys(history, windows))
-    evaluations = evaluate_slos(history, windows, stored.items)
-    delivery = deliver(evaluations, notifier, metric_store, context.run_id, clock.now(), context.log)
+    with step_lease(context, metric_store, clock):
+        history = metric_store.read_aggregates(resources, history_start(windows[0]), windows[-1].start)
+        stored = metric_store.read_items(burn_rate_keys(history, windows))
+        evaluations = evaluate_slos(history, windows, stored.items)
+        delivery = deliver(evaluations, notifier, metric_store, context.run_id, clock.now(), context.log)
     yield MaterializeResult(
         metadata=slo_metadata.burn_rates(windows, evaluations, delivery, len(resources), len(history), stored.calls)
     )

@@ -6,7 +6,11 @@ The event decides the windows (`cw_pipeline.runtime.invocation`), the job is the
 (`cw_pipeline.definitions`, ``JOB_NAME``), run as one single-run backfill over those windows.
 
 - A bad event raises `InvalidEvent` before anything is written; a failed run raises `RunFailed`, so
-  Lambda's retries and the dead-letter queue apply. A retried event rewrites the same keys.
+  Lambda's retries and the dead-letter queue apply. A retried event rewrites the same keys. A run that
+  finds another run holding the lease (`cw_pipeline.lease`) raises `RunBlocked` before any work:
+  Lambda retries it later.
+- ``handler(event, None)`` (a local call, without Lambda) works: the log lines then carry a local
+  stand-in for the Lambda context.
 - Logs are JSON lines (AWS Lambda Powertools), the job's own log lines included.
 - The Dagster instance is ephemeral unless ``CW_DAGSTER_PG_URL`` / ``CW_DAGSTER_PG_SECRET_ARN``
   name a PostgreSQL shared with the webserver (`cw_pipeline.runtime.instance`).
@@ -18,7 +22,9 @@ import logging
 import shutil
 import tempfile
 import time
+import uuid
 import warnings
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -34,7 +40,7 @@ from cw_pipeline.defs.partitions import range_tags
 from cw_pipeline.runtime import instance as instances
 from cw_pipeline.runtime.invocation import InvalidEvent, Invocation, parse_event
 
-__all__ = ["InvalidEvent", "RunFailed", "handler"]
+__all__ = ["InvalidEvent", "RunBlocked", "RunFailed", "handler"]
 
 AGGREGATES_ASSET = "metric_aggregates"
 EVALUATIONS_ASSET = "alert_evaluations"
@@ -52,13 +58,35 @@ class RunFailed(RuntimeError):
     """The Dagster run failed; the message names the run, its windows, the failing step and its error."""
 
 
+class RunBlocked(RunFailed):
+    """Another run holds the run lease; this one did nothing and can be retried once that run is over."""
+
+
+LEASE_HELD_ERROR = "LeaseHeld"  # the class name of `cw_pipeline.lease.LeaseHeld` in Dagster's error record
+
+
+@dataclass(frozen=True)
+class LocalContext:
+    """What Powertools reads from a Lambda context, for a call made outside Lambda with no context."""
+
+    function_name: str = "local"
+    memory_limit_in_mb: int = 0
+    invoked_function_arn: str = "local"
+    aws_request_id: str = field(default_factory=lambda: f"local-{uuid.uuid4()}")
+
+
 def now_utc() -> datetime:
     """The invocation's clock, read once per invocation (tests replace it)."""
     return datetime.now(UTC)
 
 
+def handler(event: dict, context: Any = None) -> dict:
+    """The Lambda entry point; ``context`` may be None for a local call."""
+    return _handler(event, context if context is not None else LocalContext())
+
+
 @logger.inject_lambda_context(clear_state=True)
-def handler(event: dict, context: Any) -> dict:
+def _handler(event: dict, context: Any) -> dict:
     now = now_utc()
     settings = Settings.from_env()
     try:
@@ -66,7 +94,8 @@ def handler(event: dict, context: Any) -> dict:
     except InvalidEvent as error:
         logger.error("invalid event", extra={"error": str(error), "event": event})
         raise
-    return run(invocation, settings, now, request_id=getattr(context, "aws_request_id", None))
+    request_id = None if isinstance(context, LocalContext) else getattr(context, "aws_request_id", None)
+    return run(invocation, settings, now, request_id=request_id)
 
 
 def run(invocation: Invocation, settings: Settings, now: datetime, request_id: str | None = None) -> dict:
@@ -104,7 +133,8 @@ def run(invocation: Invocation, settings: Settings, now: datetime, request_id: s
     duration_ms = round((time.perf_counter() - started) * 1000)
 
     if not result.success:
-        failures = [f"{event.step_key}: {_error_message(event)}" for event in result.get_step_failure_events()]
+        failed = result.get_step_failure_events()
+        failures = [f"{event.step_key}: {_error_message(event)}" for event in failed]
         message = f"run {result.run_id} over {len(keys)} window(s) {keys[0]} .. {keys[-1]} failed: " + (
             "; ".join(failures) or "the run did not succeed (no step failure recorded)"
         )
@@ -112,6 +142,8 @@ def run(invocation: Invocation, settings: Settings, now: datetime, request_id: s
             "run failed",
             extra={"run_id": result.run_id, "windows": len(keys), "duration_ms": duration_ms, "failures": failures},
         )
+        if any(_error_class(event) == LEASE_HELD_ERROR for event in failed):
+            raise RunBlocked(message)
         raise RunFailed(message)
 
     aggregates = _metadata(result, AGGREGATES_ASSET)
@@ -131,12 +163,22 @@ def run(invocation: Invocation, settings: Settings, now: datetime, request_id: s
     return summary
 
 
-def _error_message(event) -> str:
+def _step_error(event):
     """The step's own error, not Dagster's wrapper around it ("Error occurred while executing op ...")."""
     error = event.step_failure_data.error if event.step_failure_data else None
     while error is not None and error.cls_name and error.cls_name.startswith("Dagster") and error.cause is not None:
         error = error.cause
+    return error
+
+
+def _error_message(event) -> str:
+    error = _step_error(event)
     return error.message.strip() if error is not None else "failed"
+
+
+def _error_class(event) -> str | None:
+    error = _step_error(event)
+    return error.cls_name if error is not None else None
 
 
 def _metadata(result, node: str) -> dict[str, Any]:

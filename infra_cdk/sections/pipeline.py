@@ -50,6 +50,8 @@ TABLE_ACTIONS = [
     "dynamodb:DescribeTable",
 ]
 KEY_ACTIONS = ["kms:Decrypt", "kms:Encrypt", "kms:GenerateDataKey", "kms:DescribeKey"]
+# Deletes only in the pipeline's bookkeeping partitions (the run lease, sent outbox entries), never data.
+BOOKKEEPING_PARTITIONS = [naming.LEASE_PARTITION, naming.OUTBOX_PARTITION]
 
 
 class Pipeline(Construct):
@@ -114,6 +116,14 @@ class Pipeline(Construct):
             iam.PolicyStatement(sid="ReadCloudWatchMetrics", actions=CLOUDWATCH_ACTIONS, resources=["*"])
         )
         storage.table.grant(self.role, *TABLE_ACTIONS)
+        self.role.add_to_policy(
+            iam.PolicyStatement(
+                sid="DeleteOwnBookkeeping",
+                actions=["dynamodb:DeleteItem"],
+                resources=[storage.table.table_arn],
+                conditions={"ForAllValues:StringEquals": {"dynamodb:LeadingKeys": BOOKKEEPING_PARTITIONS}},
+            )
+        )
         self.role.add_to_policy(
             iam.PolicyStatement(sid="PublishAlerts", actions=["sns:Publish"], resources=[notifications.topic.topic_arn])
         )

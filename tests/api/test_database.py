@@ -113,7 +113,7 @@ def empty_database(api):
 def test_migrations_apply_once_and_then_are_a_no_op(api, empty_database):
     shipped = [version for version, _ in migrations.available()]
     with psycopg.connect(api.dsn(empty_database), autocommit=True) as conn:
-        assert migrations.apply(conn) == shipped == ["0001_create_interactions"]
+        assert migrations.apply(conn) == shipped == ["0001_create_interactions", "0002_occurred_at_range"]
         assert migrations.apply(conn) == []
         assert [r[0] for r in conn.execute("SELECT version FROM schema_migrations")] == shipped
 
@@ -192,7 +192,7 @@ def test_the_statement_timeout_default_is_reconciled_idempotently(api, empty_dat
 
     with psycopg.connect(api.dsn(empty_database), autocommit=True) as conn:
         roles_before = role_defaults(conn)
-        assert migrations.apply(conn) == ["0001_create_interactions"]
+        assert migrations.apply(conn) == ["0001_create_interactions", "0002_occurred_at_range"]
         assert stored(conn) is None  # without a timeout the database's defaults are left alone
 
         assert migrations.apply(conn, statement_timeout_ms=5000) == []

@@ -99,8 +99,12 @@ def test_aggregator_role_is_least_privilege(dev_json: dict) -> None:
     table_id, _ = one(dev_json, "AWS::DynamoDB::GlobalTable")
     topic_id, _ = one(dev_json, "AWS::SNS::Topic")
     key_id, _ = one(dev_json, "AWS::KMS::Key")
+    # The one conditional grant: deletes in the pipeline's bookkeeping partitions only, never data.
+    [delete] = [s for s in statements if "Condition" in s]
+    assert _actions(delete) == ["dynamodb:DeleteItem"] and ref(delete["Resource"]) == table_id
+    assert delete["Condition"] == {"ForAllValues:StringEquals": {"dynamodb:LeadingKeys": ["lease", "outbox"]}}
     by_resource: dict[str, set[str]] = {}
-    for statement in statements:
+    for statement in (s for s in statements if "Condition" not in s):
         assert statement["Effect"] == "Allow"
         assert not any(action.endswith("*") for action in _actions(statement)), statement
         resource = statement["Resource"]

@@ -46,9 +46,10 @@ def test_a_12_window_backfill_is_one_run_with_counted_calls(aws, pipeline):
     assert aws.calls[("dynamodb", "BatchWriteItem")] == (
         math.ceil(aggregate_items / 25) + math.ceil(evaluation_items / 25) + math.ceil(burn_rate_items / 25)
     )
-    # One per (rule, resource) for the stored evaluations; one per SLO resource (the API, the function) for
-    # the burn-rate history; one per (SLO, severity, resource) for the stored burn-rate evaluations.
-    assert aws.calls[("dynamodb", "Query")] == 6 + 2 + 6
+    # One per (rule, resource) for the stored evaluations; one of the outbox partition; one per SLO resource
+    # (the API, the function) for the burn-rate history; one per (SLO, severity, resource) for the stored
+    # burn-rate evaluations.
+    assert aws.calls[("dynamodb", "Query")] == 6 + 1 + 2 + 6
     stored = [i for i in aws.items() if i["pk"] == "lambda#orders-handler"]
     assert sorted(i["sk"] for i in stored) == [f"2026-11-20T{12 + i // 12}:{(i * 5) % 60:02d}:00Z" for i in range(12)]
     assert all(i["invocations"] == 5 for i in stored)
@@ -122,8 +123,9 @@ def test_a_cloudwatch_error_fails_the_run_naming_the_call_and_a_rerun_completes(
 def test_a_dynamodb_error_fails_the_run_naming_the_call_and_a_rerun_completes(aws, pipeline):
     dynamodb = aws.session.client("dynamodb")
     dynamodb.delete_table(TableName=aws.resources.table_name)
+    # The first DynamoDB call of a run is taking the run lease, before any CloudWatch call.
     with pytest.raises(
-        Exception, match=r"DynamoDB BatchWriteItem on table cw-analytics-dev-metrics .*ResourceNotFound"
+        Exception, match=r"DynamoDB PutItem \(run lease\) on table cw-analytics-dev-metrics .*ResourceNotFound"
     ):
         run_windows(pipeline, [W1])
 

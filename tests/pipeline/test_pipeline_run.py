@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import uuid
 from decimal import Decimal
 
 import botocore.client
@@ -10,6 +11,7 @@ from botocore.exceptions import ClientError
 from pipeline_support import W1, W2, minute, run_windows
 
 from cw_local.provision import read_notifications
+from cw_pipeline.outbox import NOTIFICATION_NAMESPACE
 
 API, FUNCTION, DB = "orders-api", "orders-handler", "orders-db"
 
@@ -178,7 +180,17 @@ def test_evaluations_and_notifications(aws, pipeline):
         ("rds_connections_max", "ALARM"),
     ]
     rate = next(n for n in notifications if n["message"]["rule_id"] == "api_error_rate")
-    assert rate["attributes"] == {"source": "cw-pipeline", "rule_id": "api_error_rate", "state": "ALARM", "env": "dev"}
+    # The id derivation documented in cw_pipeline/outbox.py: rule|resource|window|state|corrects|sequence.
+    expected_id = str(uuid.uuid5(NOTIFICATION_NAMESPACE, f"api_error_rate|{API}|2026-11-20T12:00:00Z|ALARM|-|0"))
+    assert rate["attributes"] == {
+        "source": "cw-pipeline",
+        "rule_id": "api_error_rate",
+        "state": "ALARM",
+        "env": "dev",
+        "kind": "transition",
+        "notification_id": expected_id,
+    }
+    assert len({n["attributes"]["notification_id"] for n in notifications}) == 6
     assert rate["message"] == {
         "rule_id": "api_error_rate",
         "service": "apigateway",
@@ -189,6 +201,8 @@ def test_evaluations_and_notifications(aws, pipeline):
         "window_end": "2026-11-20T12:05:00Z",
         "value": 10.0,
         "threshold": 5.0,
+        "kind": "transition",
+        "notification_id": expected_id,
     }
     assert rate["subject"] == f"[cw-analytics dev] ALARM api_error_rate: 10 vs 5 on {API}"
 

@@ -11,7 +11,7 @@ import pytest
 from handler_support import API, DB, FUNCTION, RULES_PER_WINDOW, load_event
 
 from cw_pipeline.runtime import handler as lambda_handler
-from cw_pipeline.runtime.handler import RunFailed
+from cw_pipeline.runtime.handler import RunBlocked, RunFailed
 from cw_pipeline.runtime.invocation import InvalidEvent
 
 # Lambda traffic per window (invocations, errors); lambda_errors alarms above 10 errors.
@@ -171,8 +171,35 @@ def test_a_failed_run_raises_with_the_failing_step(aws, traffic, invoke, monkeyp
         invoke(load_event("scheduler.json"))
     message = str(raised.value)
     assert "over 2 window(s) 2026-11-20-12:00 .. 2026-11-20-12:05 failed" in message
-    assert "metric_aggregates: " in message and "DynamoDB BatchWriteItem on table cw-analytics-dev-missing" in message
+    # The first step takes the run lease before anything else: that is the first call to fail.
+    assert "cloudwatch_datapoints: " in message
+    assert "DynamoDB PutItem (run lease) on table cw-analytics-dev-missing" in message
+    assert not isinstance(raised.value, RunBlocked)
     assert aws.items() == []
+
+
+def test_handler_runs_without_a_lambda_context(aws, traffic):
+    """``handler(event, None)``, as a person calls it locally: Powertools gets a local stand-in."""
+    summary = lambda_handler.handler(load_event("scheduler.json"), None)
+    check_run(aws, summary, "scheduler", ["2026-11-20-12:00", "2026-11-20-12:05"], notifications=0)
+
+
+def test_a_run_that_finds_the_lease_taken_is_blocked_before_any_work(aws, traffic, invoke):
+    table = aws.session.resource("dynamodb").Table(aws.resources.table_name)
+    expires = int(datetime.now(UTC).timestamp()) + 3600
+    held = {"pk": "lease", "sk": "pipeline-run", "holder": "run-from-the-ui", "taken_at": "x", "expires_at": expires}
+    table.put_item(Item=held)
+    with pytest.raises(RunBlocked) as raised:
+        invoke(load_event("scheduler.json"))
+    expiry = datetime.fromtimestamp(expires, UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+    assert f"run run-from-the-ui, taken at x, expires at {expiry}" in str(raised.value)
+    assert [i["pk"] for i in aws.items()] == ["lease"]  # nothing else written
+    assert aws.calls[("cloudwatch", "GetMetricData")] == 0
+
+    # Expired (its run crashed): the next invocation takes it over, runs, and releases it.
+    table.put_item(Item={**held, "expires_at": int(datetime.now(UTC).timestamp()) - 1})
+    summary = invoke(load_event("scheduler.json"))
+    check_run(aws, summary, "scheduler", ["2026-11-20-12:00", "2026-11-20-12:05"], notifications=0)
 
 
 def test_logs_are_json_lines_with_the_run(aws, traffic, invoke, capsys):

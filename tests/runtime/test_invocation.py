@@ -139,6 +139,39 @@ MALFORMED = {
         "window 2026-11-20-14:00, which ends at 2026-11-20T14:05:00+00:00, after the invocation time",
     ),
     "scheduled in the future": ({"scheduled_time": "2026-11-20T14:12:00Z"}, "window 2026-11-20-14:05"),
+    # Mixed shapes: a scheduled-rule event is the EventBridge envelope and nothing else.
+    "scheduled rule with a stray backfill": (
+        {**rule_event("2026-11-20T12:10:00Z"), "backfill": {"start": "2026-11-20T00:00:00Z", "end": "x"}},
+        "scheduled-rule event has unexpected keys backfill",
+    ),
+    "scheduled rule with a scheduler time": (
+        {**rule_event("2026-11-20T12:10:00Z"), "scheduled_time": "2026-11-20T12:10:00Z"},
+        "scheduled-rule event has unexpected keys scheduled_time",
+    ),
+    # Ranges of any size are counted, not listed: 0001-01-01 .. 2026-11-20 is 213,102,432 windows
+    # (739,939 days from 0001-01-01 to 2026-11-20, times 288 windows a day).
+    "backfill from year 1": (
+        {"backfill": {"start": "0001-01-01T00:00:00Z", "end": "2026-11-20T00:00:00Z"}},
+        "asks for 213102432 windows (0001-01-01-00:00 .. 2026-11-19-23:55), over the maximum of 4",
+    ),
+    "backfill to year 9999": (
+        {"backfill": {"start": "2026-11-20T12:00:00Z", "end": "9999-12-31T23:59:59Z"}},
+        "windows (2026-11-20-12:00 .. 9999-12-31-23:55), over the maximum of 4",
+    ),
+    "backfill of the last window of year 9999": (
+        {"backfill": {"start": "9999-12-31T23:55:00Z", "end": "9999-12-31T23:59:59Z"}},
+        "window 9999-12-31-23:55, which ends at 253402300800 s after 1970-01-01 (outside the years 1 to 9999)",
+    ),
+    "start before year 1 in UTC": (
+        {"backfill": {"start": "0001-01-01T00:00:00+14:00", "end": "2026-11-20T00:00:00Z"}},
+        "backfill.start='0001-01-01T00:00:00+14:00' is outside the years 1 to 9999 once converted to UTC",
+    ),
+    "end after year 9999 in UTC": (
+        {"backfill": {"start": "2026-11-20T00:00:00Z", "end": "9999-12-31T23:59:59-14:00"}},
+        "backfill.end='9999-12-31T23:59:59-14:00' is outside the years 1 to 9999 once converted to UTC",
+    ),
+    "scheduled in year 1": ({"scheduled_time": "0001-01-01T00:00:00Z"}, "older than CloudWatch's 63-day retention"),
+    "scheduled in year 9999": ({"scheduled_time": "9999-12-31T23:59:59Z"}, "window 9999-12-31-23:50, which ends at"),
 }
 
 
