@@ -100,7 +100,7 @@ def test_alarm_and_recovery_notifications_arrive(demo_path):
     received = sorted(
         (n["message"]["window_start"], n["message"]["rule_id"], n["message"]["previous_state"], n["message"]["state"])
         for n in demo_path.notifications
-        if "kind" not in n["message"]  # the threshold rules; burn-rate messages say kind "burn_rate"
+        if "slo_id" not in n["message"]  # the threshold rules; burn-rate messages name their SLO
     )
     expected = sorted(
         [("2026-11-20T12:00:00Z", rule.rule_id, "OK", "ALARM") for rule in RULES]
@@ -123,7 +123,7 @@ def test_the_availability_page_fires_in_the_incident_and_recovers_after_it(demo_
     page = sorted(
         (n["message"]["window_start"], n["message"]["state"])
         for n in demo_path.notifications
-        if n["message"].get("kind") == "burn_rate" and n["message"]["rule_id"] == "api_availability_page"
+        if "slo_id" in n["message"] and n["message"]["rule_id"] == "api_availability_page"
     )
     assert page == [("2026-11-20T12:00:00Z", "ALARM"), ("2026-11-20T12:45:00Z", "OK")]
 

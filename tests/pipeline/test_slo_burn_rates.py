@@ -5,6 +5,8 @@ The scripted outage and its hand-computed burn rates are in slo_workload.py.
 
 from __future__ import annotations
 
+import uuid
+
 import pytest
 from pipeline_support import run_windows
 from slo_workload import API, WINDOWS, publish_outage, sk
@@ -15,7 +17,7 @@ PAGE_STATES = ["OK"] * 6 + ["ALARM"] * 7 + ["OK"]
 
 
 def burn_rate_notifications(aws) -> list[dict]:
-    return [n for n in aws.notifications() if n["message"].get("kind") == "burn_rate"]
+    return [n for n in aws.notifications() if "slo_id" in n["message"]]  # threshold rules have no SLO
 
 
 def stored_states(aws, pk: str) -> list[str]:
@@ -66,20 +68,24 @@ def test_a_burn_rate_notification_has_the_threshold_format_plus_kind_and_slo(aws
         for n in burn_rate_notifications(aws)
         if n["message"]["rule_id"] == "api_availability_page" and n["message"]["state"] == "ALARM"
     )
+    notification_id = page["attributes"]["notification_id"]
     assert page["attributes"] == {
         "source": "cw-pipeline",
         "rule_id": "api_availability_page",
         "state": "ALARM",
         "env": "dev",
-        "kind": "burn_rate",
+        "kind": "transition",
+        "notification_id": notification_id,
         "slo_id": "api_availability",
         "severity": "page",
     }
+    assert str(uuid.UUID(notification_id)) == notification_id
     message = page["message"]
     assert message.pop("value") == pytest.approx(200 / 7000 / 0.001)
     assert message.pop("long_burn_rate") == pytest.approx(200 / 7000 / 0.001)
     assert message == {
-        "kind": "burn_rate",
+        "kind": "transition",
+        "notification_id": notification_id,
         "rule_id": "api_availability_page",
         "slo_id": "api_availability",
         "severity": "page",
@@ -130,8 +136,9 @@ def test_history_is_read_with_one_query_per_resource_and_checks_carry_the_budget
     aws.calls.clear()
     result = run_windows(pipeline, WINDOWS[13:])
 
-    # 6 rules x 1 resource, 2 SLO resources (history), 3 SLOs x 2 severities x 1 resource (stored burn rates).
-    assert aws.calls[("dynamodb", "Query")] == 6 + 2 + 6
+    # 6 rules x 1 resource, the outbox, 2 SLO resources (history), 3 SLOs x 2 severities x 1 resource (stored
+    # burn rates).
+    assert aws.calls[("dynamodb", "Query")] == 6 + 1 + 2 + 6
     (materialization,) = result.asset_materializations_for_node("slo_burn_rates")
     metadata = {name: value.value for name, value in materialization.metadata.items()}
     assert metadata["history_queries"] == 2
