@@ -7,7 +7,8 @@ The event decides the windows (`cw_pipeline.runtime.invocation`), the job is the
 
 - A bad event raises `InvalidEvent` before anything is written; a failed run raises `RunFailed`, so
   Lambda's retries and the dead-letter queue apply. A retried event rewrites the same keys.
-- Logs are JSON lines (AWS Lambda Powertools), the job's own log lines included.
+- Logs are JSON lines (AWS Lambda Powertools), the job's own log lines included. Each run ends with one
+  EMF line of the run metrics (`cw_pipeline.runtime.run_metrics`), printed before a failure is raised.
 - The Dagster instance is ephemeral unless ``CW_DAGSTER_PG_URL`` / ``CW_DAGSTER_PG_SECRET_ARN``
   name a PostgreSQL shared with the webserver (`cw_pipeline.runtime.instance`).
 """
@@ -33,6 +34,7 @@ from cw_pipeline.defs.jobs import JOB_NAME
 from cw_pipeline.defs.partitions import range_tags
 from cw_pipeline.runtime import instance as instances
 from cw_pipeline.runtime.invocation import InvalidEvent, Invocation, parse_event
+from cw_pipeline.runtime.run_metrics import recorded_run
 
 __all__ = ["InvalidEvent", "RunFailed", "handler"]
 
@@ -66,7 +68,8 @@ def handler(event: dict, context: Any) -> dict:
     except InvalidEvent as error:
         logger.error("invalid event", extra={"error": str(error), "event": event})
         raise
-    return run(invocation, settings, now, request_id=getattr(context, "aws_request_id", None))
+    with recorded_run(settings.env):  # RunSucceeded or RunFailed, and RunDuration: one EMF line on stdout
+        return run(invocation, settings, now, request_id=getattr(context, "aws_request_id", None))
 
 
 def run(invocation: Invocation, settings: Settings, now: datetime, request_id: str | None = None) -> dict:
