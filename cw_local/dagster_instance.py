@@ -82,7 +82,7 @@ def ensure_database(url: str) -> bool:
             return True
     except psycopg.Error as error:
         reason = str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__
-        raise InstanceUnavailable(f"PostgreSQL did not give {describe(url)}: {reason}") from error
+        raise InstanceUnavailable(f"cannot open {describe(url)}: {reason}") from error
 
 
 def choose(url: str | None, fallback: str) -> SharedInstance:

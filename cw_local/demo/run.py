@@ -86,6 +86,9 @@ def run_demo(
     shared = dagster_instance.choose(dagster_pg_url, fallback="ephemeral (the runs end with the demo)")
     progress(shared.note)
     work = Path(tempfile.mkdtemp(prefix="cw-demo-"))
+    # Dagster prints a notice when DAGSTER_HOME has no dagster.yaml; the storage comes from the environment.
+    (work / "dagster_home").mkdir()
+    (work / "dagster_home" / "dagster.yaml").write_text("telemetry:\n  enabled: false\n")
     try:
         with emulator_factory() as emulator:
             progress(f"emulator listening on {emulator.endpoint_url} (table, topic and inbox queue provisioned)")
