@@ -137,7 +137,7 @@ def _invocations(result: DemoResult) -> list[str]:
         for summary in result.summaries
     ]
     return [
-        "Lambda invocations (cw_pipeline.runtime.handler.handler; each is one Dagster run over its windows)",
+        "Lambda invocations (cw_pipeline.lambda_handler.handler; each is one Dagster run over its windows)",
         text_table(headers, rows),
     ]
 
