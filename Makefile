@@ -42,7 +42,10 @@ clean:
 
 ## The main job: the whole system on the local AWS emulator, through the production Lambda handler, with a
 ## report and .demo/chart.png (docs/demo.md): make demo [DEMO_ARGS="--hours 6 --seed 3"]
+## Its runs go to the Dagster instance it shares with `make ui` (database 'dagster' on the local PostgreSQL,
+## started first if it is down); without a server they go to an ephemeral instance, and the demo says so.
 demo: install
+	-bash scripts/ensure-postgres.sh
 	$(BIN)/python -m cw_local.demo $(DEMO_ARGS)
 
 ## Replay a candidate rule or SLO next to the current one over the demo workload on the emulator (or, with
@@ -51,7 +54,9 @@ backtest: install
 	$(BIN)/python -m cw_local.backtest $(ARGS)
 
 ## The Dagster UI on http://127.0.0.1:3000 against the emulator (port 4566) with a live workload; Ctrl-C stops both.
+## Same Dagster instance as `make demo`: its Runs page shows the demo's Lambda runs next to the UI's own.
 ui: install
+	-bash scripts/ensure-postgres.sh
 	$(BIN)/python -m cw_local.ui $(UI_ARGS)
 
 ## The interactions API on http://127.0.0.1:8080 (the Lambda handler behind a local HTTP server).

@@ -1,15 +1,19 @@
 """``make ui``: the Dagster UI on the code location, pointed at the local AWS emulator with a live workload.
 
-Run ``python -m cw_local.ui [--port 3000] [--emulator-port 4566] [--hours 3] [--dagster-home .dagster_home]``.
-It reads the clock once, then:
+Run ``python -m cw_local.ui [--port 3000] [--emulator-port 4566] [--hours 3] [--dagster-home .dagster_home]
+[--dagster-pg-url URL | --no-dagster-pg]``. It reads the clock once, then:
 
-1. starts the emulator (`cw_local.emulator`) on ``--emulator-port`` (a port in use is refused
+1. finds (or creates) the Dagster instance database it shares with ``make demo`` on the local PostgreSQL
+   (`cw_local.dagster_instance`) and writes ``dagster.yaml`` in ``DAGSTER_HOME`` with that storage, so the
+   demo's runs appear in the Runs page; without a PostgreSQL server, storage stays under ``DAGSTER_HOME``
+   and it says so;
+2. starts the emulator (`cw_local.emulator`) on ``--emulator-port`` (a port in use is refused
    with the emulator's message);
-2. publishes the last ``--hours`` of workload with a database incident in the middle, as ``make demo``
+3. publishes the last ``--hours`` of workload with a database incident in the middle, as ``make demo``
    does, and keeps publishing each new minute in the background, so the schedule finds fresh data;
-3. runs ``dagster dev -w workspace.yaml`` (webserver + daemon; the daemon executes backfills) with the
+4. runs ``dagster dev -w workspace.yaml`` (webserver + daemon; the daemon executes backfills) with the
    emulator's environment and ``DAGSTER_HOME``, until it exits or this process gets SIGINT/SIGTERM;
-4. stops ``dagster dev`` and the emulator.
+5. stops ``dagster dev`` and the emulator.
 
 The same code location runs against AWS when the environment names a real account (docs/demo.md).
 """
@@ -28,6 +32,7 @@ from collections.abc import Mapping, Sequence
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
+from cw_local import dagster_instance
 from cw_local.demo.plan import DEFAULT_INCIDENT_MINUTES, DEFAULT_SEED, make_plan
 from cw_local.demo.run import Progress
 from cw_local.emulator import EmulatorError, running_emulator
@@ -50,15 +55,15 @@ def dagster_dev_command(host: str, port: int, workspace: Path = PROJECT_ROOT / "
     return [str(dagster), "dev", "-w", str(workspace), "-h", host, "-p", str(port)]
 
 
-def dagster_environment(emulator_environment: Mapping[str, str], dagster_home: Path) -> dict[str, str]:
-    """This process's environment, pointed at the emulator, with its own DAGSTER_HOME (created)."""
-    dagster_home.mkdir(parents=True, exist_ok=True)
+def dagster_environment(
+    emulator_environment: Mapping[str, str], dagster_home: Path, instance_url: str | None
+) -> dict[str, str]:
+    """This process's environment, pointed at the emulator, with its own DAGSTER_HOME, whose dagster.yaml
+    names the shared instance at ``instance_url`` (None: Dagster's storage under DAGSTER_HOME)."""
+    dagster_instance.write_instance_yaml(dagster_home, instance_url)
     environment = {**os.environ, **emulator_environment}
     for name in ("AWS_PROFILE", "AWS_SESSION_TOKEN"):
         environment.pop(name, None)
-    instance_yaml = dagster_home / "dagster.yaml"
-    if not instance_yaml.exists():
-        instance_yaml.write_text("telemetry:\n  enabled: false\n")
     environment.update(
         # Dagster's notices about its own APIs (beta BackfillPolicy, `dagster dev` vs `dg dev`), not ours.
         PYTHONWARNINGS=",".join(f"ignore:{prefix}" for prefix in QUIET_WARNINGS),
@@ -103,10 +108,14 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--seed", type=int, default=DEFAULT_SEED)
     parser.add_argument("--dagster-home", type=Path, default=Path(DEFAULT_DAGSTER_HOME))
     parser.add_argument("--no-live", action="store_true", help="do not keep publishing new minutes")
+    dagster_instance.add_arguments(parser, "the UI reads and its runs")
     args = parser.parse_args(argv)
+    instance_url = dagster_instance.url_from_arguments(parser, args)
 
     now = datetime.now(UTC)  # the only clock reading, but for the live feed's
     progress = Progress()
+    shared = dagster_instance.choose(instance_url, fallback=f"Dagster's storage under {args.dagster_home}")
+    progress(shared.note)
     signal.signal(signal.SIGTERM, _interrupt)  # until dagster dev runs: stop as Ctrl-C does, emulator included
     # A shell starts background jobs with SIGINT ignored, and children inherit that: dagster dev would never stop.
     signal.signal(signal.SIGINT, signal.default_int_handler)
@@ -121,7 +130,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             )
             return 2
         try:
-            return _serve(emulator, now, args, progress, stack)
+            return _serve(emulator, now, args, shared, progress, stack)
         finally:
             if _stop_signal.get("signal") == signal.SIGINT:
                 # Ctrl-C in a terminal reached the emulator too (same process group): let it finish stopping
@@ -136,7 +145,14 @@ def _interrupt(_signal_number, _frame) -> None:
     raise KeyboardInterrupt
 
 
-def _serve(emulator, now: datetime, args: argparse.Namespace, progress: Progress, stack: contextlib.ExitStack) -> int:
+def _serve(
+    emulator,
+    now: datetime,
+    args: argparse.Namespace,
+    shared: dagster_instance.SharedInstance,
+    progress: Progress,
+    stack: contextlib.ExitStack,
+) -> int:
     progress(f"emulator listening on {emulator.endpoint_url}")
     with patched_environment(emulator.environment()):
         settings = Settings.from_env()
@@ -156,11 +172,14 @@ def _serve(emulator, now: datetime, args: argparse.Namespace, progress: Progress
         stack.callback(feed.stopped.set)
         progress("publishing each new minute in the background")
 
-    environment = dagster_environment(emulator.environment(), args.dagster_home)
+    environment = dagster_environment(emulator.environment(), args.dagster_home, shared.url)
     url = f"http://{args.host}:{args.port}"
     first = plan.start.strftime("%Y-%m-%d-%H:%M")
     last = (plan.end - timedelta(minutes=5)).strftime("%Y-%m-%d-%H:%M")
     incident = f"{plan.incident.start:%H:%M}-{plan.incident.end:%H:%M}"
+    runs_note = (
+        "(make demo's Lambda runs too: tag cw/trigger)" if shared.shared else "(this UI's runs only: not shared)"
+    )
     print(
         f"""
 Dagster UI: {url}  (starting; Ctrl-C stops it and the emulator)
@@ -168,6 +187,7 @@ Dagster UI: {url}  (starting; Ctrl-C stops it and the emulator)
   materialize:    Assets > cloudwatch_metrics > Materialize all > pick one partition, e.g. {last}
   backfill:       same dialog, a range of partitions {first}...{last} (one run: single-run backfill policy)
   progress:       {url}/runs?tab=backfills  (the daemon executes backfills)
+  runs:           {url}/runs  {runs_note}
   workload:       {plan.start:%H:%M}..{plan.end:%H:%M} UTC, incident {incident}
   emulator:       AWS_ENDPOINT_URL={emulator.endpoint_url} (table {emulator.resources.table_name})
 """,

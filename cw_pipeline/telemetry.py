@@ -1,9 +1,9 @@
 """The pipeline's own CloudWatch metrics: one namespace, names and dimensions shared by their emitters and readers.
 
-Plain constants (no Dagster, no boto3): the aggregator Lambda and the ECS run workers will publish these
-(Powertools EMF), and the CDK dashboard graphs them (infra_cdk/sections/control_plane.py). A run is
-counted once, when it ends, under the launcher it ran in, so failures of scheduled runs (Lambda) and of
-runs started from the Dagster UI (ECS tasks) are told apart.
+Plain constants (no Dagster, no boto3): the aggregator Lambda publishes these (Powertools EMF,
+`cw_pipeline.runtime.run_metrics`), the ECS run workers will, and the CDK dashboard graphs them
+(infra_cdk/sections/control_plane_ops.py). A run is counted once, when it ends, under the launcher it ran
+in, so failures of scheduled runs (Lambda) and of runs started from the Dagster UI (ECS tasks) are told apart.
 """
 
 from __future__ import annotations
@@ -12,6 +12,7 @@ NAMESPACE = "cw-analytics/Pipeline"
 
 RUN_FAILED = "RunFailed"  # count, 1 per run that ended in failure
 RUN_SUCCEEDED = "RunSucceeded"  # count, 1 per run that ended in success
+RUN_DURATION = "RunDuration"  # milliseconds, per run, whatever its outcome
 
 ENV_DIMENSION = "Environment"  # the resource-name suffix, e.g. "dev"
 LAUNCHER_DIMENSION = "Launcher"

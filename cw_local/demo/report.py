@@ -12,6 +12,7 @@ from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
+from cw_local.dagster_instance import SharedInstance
 from cw_local.demo.plan import Plan, iso
 from cw_local.demo.readback import Stored
 from cw_local.fakes import ApiCalls
@@ -36,6 +37,7 @@ class DemoResult:
     notifications: list[dict]
     chart: Path | None
     timings: dict[str, float] = field(default_factory=dict)
+    instance: SharedInstance | None = None  # where the handler's Dagster runs were recorded
 
 
 # --- plain-text tables -----------------------------------------------------------------------------------
@@ -103,7 +105,20 @@ def _header(result: DemoResult) -> list[str]:
         "~15 % 5XX, CPU ~90 %, ~130 connections)",
         f"resources {resources}",
         f"emulator  {result.emulator_endpoint} (moto + percentiles; stopped at the end)",
+        *_instance_lines(result.instance),
     ]
+
+
+def _instance_lines(instance: SharedInstance | None) -> list[str]:
+    if instance is None:
+        return []
+    lines = [f"dagster   {instance.note.removeprefix('Dagster instance: ')}"]
+    if instance.shared:
+        lines.append(
+            "          the runs below are in it: `make ui`, then Runs (http://127.0.0.1:3000/runs), "
+            "tags cw/trigger and cw/lambda_request_id"
+        )
+    return lines
 
 
 def _invocations(result: DemoResult) -> list[str]:

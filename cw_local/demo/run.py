@@ -2,8 +2,9 @@
 
 `run_demo` reads no clock (``now`` is given) and:
 
-1. starts the emulator (`cw_local.emulator`, a subprocess on a free port) and points this
-   process at it through the environment, as a Lambda is configured;
+1. finds (or creates) the shared Dagster instance's database on the local PostgreSQL
+   (`cw_local.dagster_instance`), starts the emulator (`cw_local.emulator`, a subprocess on a free port)
+   and points this process at both through the environment, as a Lambda is configured;
 2. generates the last hours of CloudWatch datapoints for the stack with a database incident in the
    middle (`cw_local.workload`, `cw_local.demo.plan`) and publishes them with PutMetricData;
 3. invokes the aggregator Lambda's handler (`cw_pipeline.lambda_handler.handler`) twice, as AWS would:
@@ -12,6 +13,9 @@
 4. reads back what the pipeline wrote (DynamoDB aggregates and evaluations) and sent (the SNS
    notifications, from the SQS queue subscribed to the alerts topic) and writes ``<out>/chart.png``;
 5. stops the emulator, whatever happened.
+
+The handler's runs land in the shared instance (``CW_DAGSTER_PG_URL``), where `make ui` shows them with their
+tags; without a PostgreSQL server they go to an ephemeral instance, and the demo says so.
 
 API calls are counted with `cw_local.fakes.counting_api_calls`: every call the handler's boto3 clients make
 (GetMetricData, BatchWriteItem, Query, Publish) and the workload's PutMetricData.
@@ -30,6 +34,7 @@ from collections.abc import Callable
 from datetime import datetime
 from pathlib import Path
 
+from cw_local import dagster_instance
 from cw_local.demo.chart import write_chart
 from cw_local.demo.plan import DEFAULT_HOURS, DEFAULT_INCIDENT_MINUTES, DEFAULT_SEED, describe_event, iso, make_plan
 from cw_local.demo.readback import read_back
@@ -39,6 +44,7 @@ from cw_local.fakes import FakeLambdaContext, counting_api_calls, patched_enviro
 from cw_local.workload import Resources, generate, publish
 from cw_pipeline import naming
 from cw_pipeline.config import Settings
+from cw_pipeline.runtime import instance as instances
 
 DEFAULT_OUT = ".demo"
 LAMBDA_SERVICE_NAME = naming.resource_name("dev", naming.AGGREGATOR_FUNCTION)
@@ -70,10 +76,19 @@ def run_demo(
     out: Path = Path(DEFAULT_OUT),
     progress: Progress | None = None,
     emulator_factory: Callable[[], contextlib.AbstractContextManager[Emulator]] = running_emulator,
+    dagster_pg_url: str | None = dagster_instance.DEFAULT_URL,
 ) -> DemoResult:
-    """Everything the module docstring lists, at ``now``; returns what the report is made of."""
+    """Everything the module docstring lists, at ``now``; returns what the report is made of.
+
+    ``dagster_pg_url``: the shared Dagster instance's database; None runs the handler on an ephemeral instance.
+    """
     progress = progress or Progress()
+    shared = dagster_instance.choose(dagster_pg_url, fallback="ephemeral (the runs end with the demo)")
+    progress(shared.note)
     work = Path(tempfile.mkdtemp(prefix="cw-demo-"))
+    # Dagster prints a notice when DAGSTER_HOME has no dagster.yaml; the storage comes from the environment.
+    (work / "dagster_home").mkdir()
+    (work / "dagster_home" / "dagster.yaml").write_text("telemetry:\n  enabled: false\n")
     try:
         with emulator_factory() as emulator:
             progress(f"emulator listening on {emulator.endpoint_url} (table, topic and inbox queue provisioned)")
@@ -85,10 +100,16 @@ def run_demo(
                 # log lines are WARNING and above only, unless asked for, so that the report stays readable.
                 "POWERTOOLS_SERVICE_NAME": os.environ.get("POWERTOOLS_SERVICE_NAME", LAMBDA_SERVICE_NAME),
                 "POWERTOOLS_LOG_LEVEL": os.environ.get("POWERTOOLS_LOG_LEVEL", "WARNING"),
+                # The run metrics' EMF lines (cw_pipeline.runtime.run_metrics) would interleave with the report.
+                "POWERTOOLS_METRICS_DISABLED": os.environ.get("POWERTOOLS_METRICS_DISABLED", "true"),
+                **({instances.PG_URL_VARIABLE: shared.url} if shared.url else {}),
             }
             with patched_environment(environment, _CLEARED_VARIABLES):
-                return _run_against(emulator, now, hours, seed, incident_minutes, out, progress)
+                result = _run_against(emulator, now, hours, seed, incident_minutes, out, progress)
+                result.instance = shared
+                return result
     finally:
+        instances.dispose_shared()  # the handler's pooled connections to the instance database
         shutil.rmtree(work, ignore_errors=True)
         progress("emulator stopped")
 
@@ -121,9 +142,10 @@ def _run_against(
     lambda_handler = _import_handler(progress)
     summaries, api_calls = [], []
     for event in (plan.backfill_event(), plan.scheduled_event()):
+        context = FakeLambdaContext(function_name=LAMBDA_SERVICE_NAME)
         with counting_api_calls() as calls:
-            summary = lambda_handler.handler(event, FakeLambdaContext(function_name=LAMBDA_SERVICE_NAME))
-        summaries.append(summary)
+            summary = lambda_handler.handler(event, context)
+        summaries.append({**summary, "request_id": context.aws_request_id})
         api_calls.append(calls)
         progress(
             f"handler({describe_event(event)}): {len(summary['windows'])} windows, "

@@ -11,7 +11,8 @@ The event decides the windows (`cw_pipeline.runtime.invocation`), the job is the
   Lambda retries it later.
 - ``handler(event, None)`` (a local call, without Lambda) works: the log lines then carry a local
   stand-in for the Lambda context.
-- Logs are JSON lines (AWS Lambda Powertools), the job's own log lines included.
+- Logs are JSON lines (AWS Lambda Powertools), the job's own log lines included. Each run ends with one
+  EMF line of the run metrics (`cw_pipeline.runtime.run_metrics`), printed before a failure is raised.
 - The Dagster instance is ephemeral unless ``CW_DAGSTER_PG_URL`` / ``CW_DAGSTER_PG_SECRET_ARN``
   name a PostgreSQL shared with the webserver (`cw_pipeline.runtime.instance`).
 """
@@ -39,6 +40,7 @@ from cw_pipeline.defs.jobs import JOB_NAME
 from cw_pipeline.defs.partitions import range_tags
 from cw_pipeline.runtime import instance as instances
 from cw_pipeline.runtime.invocation import InvalidEvent, Invocation, parse_event
+from cw_pipeline.runtime.run_metrics import recorded_run
 
 __all__ = ["InvalidEvent", "RunBlocked", "RunFailed", "handler"]
 
@@ -95,7 +97,8 @@ def _handler(event: dict, context: Any) -> dict:
         logger.error("invalid event", extra={"error": str(error), "event": event})
         raise
     request_id = None if isinstance(context, LocalContext) else getattr(context, "aws_request_id", None)
-    return run(invocation, settings, now, request_id=request_id)
+    with recorded_run(settings.env):  # RunSucceeded or RunFailed, and RunDuration: one EMF line on stdout
+        return run(invocation, settings, now, request_id=request_id)
 
 
 def run(invocation: Invocation, settings: Settings, now: datetime, request_id: str | None = None) -> dict:

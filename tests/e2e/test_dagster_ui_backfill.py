@@ -3,21 +3,18 @@ backfill of 12 windows launched through the webserver's GraphQL API that the dae
 
 The code location's partitions end at the real clock (`cw_pipeline.definitions` is built at import), so the
 workload here is the last two hours, not fixed times; the checks do not depend on where the hours fall.
+The instance is this session's PostgreSQL database (`make ui`'s shared-instance storage), which other tests'
+runs share: the backfill's run is found by its backfill tag.
 """
 
 from __future__ import annotations
 
-import os
-import signal
-import subprocess
-import sys
 import time
-from datetime import UTC, datetime, timedelta
+from datetime import timedelta
 from pathlib import Path
 
 import boto3
 import pytest
-import requests
 
 from cw_local.emulator import EndpointSession
 from cw_local.fakes import DUMMY_CREDENTIALS, DUMMY_REGION
@@ -25,21 +22,16 @@ from cw_local.provision import scan_table
 from cw_pipeline.defs.partitions import PARTITION_RANGE_END_TAG, PARTITION_RANGE_START_TAG
 from cw_pipeline.thresholds import RULES, State
 from cw_pipeline.windows import WINDOW, Window, floor_to_window
-from tests.e2e.support import PROJECT_ROOT, free_port
+from tests.e2e.support import running_ui
 
 pytestmark = pytest.mark.timeout(420)
 
 ASSETS = ("cloudwatch_datapoints", "metric_aggregates", "alert_evaluations")
 BACKFILL_WINDOWS = 12
-STARTUP_TIMEOUT = 150.0
 BACKFILL_TIMEOUT = 240.0
 DONE = {"COMPLETED", "COMPLETED_SUCCESS"}
 FAILED = {"FAILED", "COMPLETED_FAILED", "CANCELED", "CANCELING", "FAILING"}
 
-LOCATION_QUERY = """
-{ workspaceOrError { __typename ... on Workspace { locationEntries { name loadStatus
-  locationOrLoadError { __typename ... on PythonError { message } } } } } }
-"""
 LAUNCH_MUTATION = """
 mutation($params: LaunchBackfillParams!) {
   launchPartitionBackfill(backfillParams: $params) {
@@ -70,69 +62,11 @@ query($filter: RunsFilter) {
 """
 
 
-class GraphQL:
-    def __init__(self, url: str) -> None:
-        self.url = url
-
-    def __call__(self, query: str, variables: dict | None = None, timeout: float = 30.0) -> dict:
-        response = requests.post(self.url, json={"query": query, "variables": variables or {}}, timeout=timeout)
-        response.raise_for_status()
-        body = response.json()
-        assert not body.get("errors"), body["errors"]
-        return body["data"]
-
-
 @pytest.fixture
-def ui(tmp_path: Path):
-    """`python -m cw_local.ui` (what `make ui` runs) on free ports, stopped with SIGTERM at the end."""
-    port, emulator_port = free_port(), free_port()
-    log = (tmp_path / "ui.log").open("w")
-    command = [sys.executable, "-m", "cw_local.ui", "--port", str(port), "--emulator-port", str(emulator_port)]
-    command += ["--hours", "2", "--no-live", "--dagster-home", str(tmp_path / "dagster_home")]
-    now = datetime.now(UTC)
-    process = subprocess.Popen(
-        command, cwd=PROJECT_ROOT, stdout=log, stderr=subprocess.STDOUT, start_new_session=True, env=dict(os.environ)
-    )
-    try:
-        yield _Ui(process, f"http://127.0.0.1:{port}", f"http://127.0.0.1:{emulator_port}", now, tmp_path / "ui.log")
-    finally:
-        if process.poll() is None:
-            process.send_signal(signal.SIGTERM)  # ui stops dagster dev, then the emulator
-            try:
-                process.wait(60)
-            except subprocess.TimeoutExpired:
-                os.killpg(process.pid, signal.SIGKILL)
-                process.wait()
-        log.close()
-    output = (tmp_path / "ui.log").read_text()
-    assert "emulator stopped (exit code 0)" in output, output[-3000:]
-
-
-class _Ui:
-    def __init__(self, process, url: str, emulator_url: str, started: datetime, log: Path) -> None:
-        self.process, self.url, self.emulator_url, self.started, self.log = process, url, emulator_url, started, log
-        self.graphql = GraphQL(f"{url}/graphql")
-
-    def output(self) -> str:
-        return self.log.read_text()[-4000:]
-
-    def wait_until_loaded(self) -> None:
-        deadline = time.monotonic() + STARTUP_TIMEOUT
-        last = None
-        while time.monotonic() < deadline:
-            assert self.process.poll() is None, f"make ui exited with {self.process.returncode}:\n{self.output()}"
-            try:
-                data = self.graphql(LOCATION_QUERY, timeout=5)
-                entries = data["workspaceOrError"]["locationEntries"]
-                last = entries
-                if entries and all(e["loadStatus"] == "LOADED" for e in entries):
-                    errors = [e for e in entries if e["locationOrLoadError"]["__typename"] != "RepositoryLocation"]
-                    assert not errors, f"the code location failed to load: {errors}"
-                    return
-            except (requests.RequestException, KeyError, TypeError):
-                pass
-            time.sleep(1)
-        pytest.fail(f"no code location loaded in {STARTUP_TIMEOUT:.0f} s ({last}):\n{self.output()}")
+def ui(tmp_path: Path, dagster_pg_url: str):
+    """`make ui` on free ports and this session's instance database (never the developer's `dagster`)."""
+    with running_ui(tmp_path, ["--hours", "2", "--no-live", "--dagster-pg-url", dagster_pg_url]) as process:
+        yield process
 
 
 def test_a_backfill_of_12_windows_from_the_ui_api_is_one_run_and_writes_dynamodb(ui):

@@ -8,11 +8,14 @@ test does not age. The expected aggregates are computed from the generated raw s
 
 from __future__ import annotations
 
+import re
 import struct
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
+from dagster import DagsterInstance, DagsterRunStatus, RunsFilter
+from dagster._core.instance.ref import InstanceRef
 
 from cw_local.demo.__main__ import main
 from cw_local.demo.readback import Stored
@@ -22,6 +25,7 @@ from cw_local.provision import read_notifications, scan_table
 from cw_local.workload import Incident, Resources, Workload, generate, publish
 from cw_pipeline.catalog import Service
 from cw_pipeline.config import Settings
+from cw_pipeline.runtime.instance import psycopg2_url
 from cw_pipeline.thresholds import RULES, State
 from cw_pipeline.windows import WINDOW
 
@@ -171,9 +175,10 @@ def test_aggregates_equal_the_statistics_of_the_generated_samples(demo_path, win
     assert database["read_latency_avg_ms"] > read_latency_s
 
 
-def test_the_demo_command_reports_and_writes_the_chart(tmp_path: Path, capsys):
-    assert main(["--hours", "1", "--out", str(tmp_path)]) == 0
+def test_the_demo_command_reports_and_writes_the_chart(tmp_path: Path, capsys, dagster_pg_url: str):
+    assert main(["--hours", "1", "--out", str(tmp_path), "--dagster-pg-url", dagster_pg_url]) == 0
     report = capsys.readouterr().out
+    check_runs_recorded(dagster_pg_url, report, tmp_path)
     chart = tmp_path / "chart.png"
     header = chart.read_bytes()[:24]
     assert header[:8] == b"\x89PNG\r\n\x1a\n"
@@ -184,3 +189,25 @@ def test_the_demo_command_reports_and_writes_the_chart(tmp_path: Path, capsys):
     assert "Windows in ALARM per rule: " + ", ".join(f"{rule.rule_id} 4" for rule in RULES) in report
     assert "OK -> ALARM" in report and "ALARM -> OK" in report
     assert "emulator stopped" in report
+
+
+def check_runs_recorded(url: str, report: str, tmp_path: Path) -> None:
+    """The demo's two handler runs are in the shared instance, tagged, and the report says where to see them."""
+    database = url.rsplit("/", 1)[1]
+    assert f"dagster   PostgreSQL database '{database}' on " in report and "shared" in report
+    assert "`make ui`, then Runs (http://127.0.0.1:3000/runs)" in report
+    # The report's run id column: the first 8 characters of each run's id, backfill then scheduler.
+    row_ids = re.findall(r"^(backfill|scheduler) .* ([0-9a-f]{8})$", report, flags=re.MULTILINE)
+    assert [trigger for trigger, _ in row_ids] == ["backfill", "scheduler"]
+    home = tmp_path / "view_home"
+    home.mkdir()
+    view = DagsterInstance.from_ref(
+        InstanceRef.from_dir(str(home), overrides={"storage": {"postgres": {"postgres_url": psycopg2_url(url)}}})
+    )
+    try:
+        for trigger, prefix in row_ids:
+            runs = view.get_runs(RunsFilter(tags={"cw/trigger": trigger}))
+            (run,) = [r for r in runs if r.run_id.startswith(prefix)]
+            assert run.status == DagsterRunStatus.SUCCESS and run.tags["cw/lambda_request_id"]
+    finally:
+        view.dispose()

@@ -211,7 +211,10 @@ def test_logs_are_json_lines_with_the_run(aws, traffic, invoke, capsys):
     finally:
         handler.setStream(previous)
     lines = [line for line in capsys.readouterr().out.splitlines() if line.strip()]
-    records = [json.loads(line) for line in lines]  # every line is JSON
+    documents = [json.loads(line) for line in lines]  # every line is JSON
+    # One of them is the run metrics' EMF document (tests/runtime/test_run_metrics.py); the rest are log records.
+    assert len([d for d in documents if "_aws" in d]) == 1
+    records = [d for d in documents if "_aws" not in d]
     done = [r for r in records if r["message"] == "run succeeded"]
     assert len(done) == 1
     assert {k: done[0][k] for k in ("run_id", "windows", "aggregates_written", "evaluations_written")} == {
