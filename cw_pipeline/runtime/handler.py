@@ -46,6 +46,7 @@ __all__ = ["InvalidEvent", "RunBlocked", "RunFailed", "handler"]
 
 AGGREGATES_ASSET = "metric_aggregates"
 EVALUATIONS_ASSET = "alert_evaluations"
+BURN_RATES_ASSET = "slo_burn_rates"
 TRIGGER_TAG = "cw/trigger"
 REQUEST_ID_TAG = "cw/lambda_request_id"
 JOB_LOG_LEVEL = "DEBUG"  # everything reaches the Powertools logger, whose POWERTOOLS_LOG_LEVEL filters
@@ -151,13 +152,16 @@ def run(invocation: Invocation, settings: Settings, now: datetime, request_id: s
 
     aggregates = _metadata(result, AGGREGATES_ASSET)
     evaluations = _metadata(result, EVALUATIONS_ASSET)
+    burn_rates = _metadata(result, BURN_RATES_ASSET)
     summary = {
         "status": "succeeded",
         "trigger": invocation.kind.value,
         "windows": keys,
         "aggregates_written": int(aggregates["items_written"]),
         "evaluations_written": int(evaluations["evaluations_written"]),
-        "notifications_sent": int(evaluations["notifications_sent"]),
+        "burn_rates_written": int(burn_rates["evaluations_written"]),
+        # Everything the run published: the threshold rules' and the SLOs' (one outbox, see alerting).
+        "notifications_sent": int(evaluations["notifications_sent"]) + int(burn_rates["notifications_sent"]),
         "run_id": result.run_id,
         "instance": choice.mode,
         "duration_ms": duration_ms,

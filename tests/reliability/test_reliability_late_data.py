@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import uuid
 
-from reliability_support import API, FUNCTION, W1, W2, minute
+from reliability_support import API, EXPECTED_NOTIFICATIONS, FUNCTION, W1, W2, minute
 
 from cw_pipeline.outbox import NOTIFICATION_NAMESPACE
 
@@ -47,7 +47,7 @@ def test_an_alarm_that_late_data_turns_ok_is_corrected_once(world):
         put(cloudwatch, "AWS/ApiGateway", "ApiName", API, "Count", minute(W1, 4), [70.0])
 
     final = final_table(world, late)
-    assert world.run().success and len(world.notifications()) == 9
+    assert world.run().success and len(world.notifications()) == len(EXPECTED_NOTIFICATIONS)
     late(world.session.client("cloudwatch"))
     assert world.run().success
     [correction] = world.notifications()
@@ -78,7 +78,7 @@ def test_an_ok_that_late_data_turns_alarm_is_corrected_and_the_next_window_notif
         put(cloudwatch, "AWS/Lambda", "FunctionName", FUNCTION, "Errors", minute(W2, 3), [15.0])
 
     final = final_table(world, late)
-    assert world.run().success and len(world.notifications()) == 9
+    assert world.run().success and len(world.notifications()) == len(EXPECTED_NOTIFICATIONS)
     late(world.session.client("cloudwatch"))
     assert world.run().success
     told = sorted(

@@ -75,6 +75,7 @@ def check_run(aws, summary: dict, trigger: str, windows: list[str], notification
         "windows": windows,
         "aggregates_written": RESOURCES * len(windows),
         "evaluations_written": RULES_PER_WINDOW * len(windows),
+        "burn_rates_written": SLO_SEVERITIES_PER_WINDOW * len(windows),
         "notifications_sent": notifications,
         "run_id": summary["run_id"],
         "instance": "ephemeral",
@@ -93,7 +94,7 @@ def check_run(aws, summary: dict, trigger: str, windows: list[str], notification
 def test_scheduled_rule_event_on_a_5_minute_mark(aws, traffic, invoke):
     # time 12:10:00, settle 120 s: 12:05-12:10 ended 0 s ago, so the newest settled window is 12:00, plus 11:55.
     summary = invoke(load_event("scheduled_rule.json"))
-    check_run(aws, summary, "scheduled_rule", ["2026-11-20-11:55", "2026-11-20-12:00"], notifications=2)
+    check_run(aws, summary, "scheduled_rule", ["2026-11-20-11:55", "2026-11-20-12:00"], notifications=2 + 2)
     sent = sorted(
         (n["message"]["rule_id"], n["message"]["window_start"], n["message"]["state"]) for n in aws.notifications()
     )
@@ -112,14 +113,18 @@ def test_scheduled_rule_event_on_a_5_minute_mark(aws, traffic, invoke):
 def test_scheduler_event_just_after_the_settle(aws, traffic, invoke):
     # 12:12:00 is exactly 120 s after 12:10: the 12:05 window is settled; 12:00 is re-read.
     summary = invoke(load_event("scheduler.json"))
-    check_run(aws, summary, "scheduler", ["2026-11-20-12:00", "2026-11-20-12:05"], notifications=0)
+    # No threshold transition. lambda_success: at 12:05, 1 error in the 70 invocations of 12:00-12:10 burns
+    # 0.0143 / 0.001 = 14.3: under the 1 h pair's 14.4, over the 6 h / 30 min pair's 6 (both windows hold those
+    # 70), and over the ticket's 1: page and ticket, OK -> ALARM.
+    check_run(aws, summary, "scheduler", ["2026-11-20-12:00", "2026-11-20-12:05"], notifications=2)
     stored = aws.item(f"alert#lambda_errors#{FUNCTION}", sk("2026-11-20-12:05"))
     assert (stored["state"], stored["previous_state"], stored["value"]) == ("OK", "OK", Decimal(1))
 
 
 def test_manual_backfill_is_one_run_over_the_range(aws, traffic, invoke):
     summary = invoke(load_event("backfill.json"))
-    check_run(aws, summary, "backfill", list(TRAFFIC), notifications=2)
+    # lambda_errors into ALARM and back, and lambda_success's page and ticket (as in the scheduled-rule run).
+    check_run(aws, summary, "backfill", list(TRAFFIC), notifications=2 + 2)
 
 
 def test_a_retried_event_rewrites_the_same_items_and_notifies_once(aws, traffic, invoke):
@@ -135,9 +140,8 @@ def test_a_retried_event_rewrites_the_same_items_and_notifies_once(aws, traffic,
     assert retried_items == first_items
     assert len(first_items) == (RESOURCES + RULES_PER_WINDOW + SLO_SEVERITIES_PER_WINDOW) * 2
     assert {i["run_id"] for i in aws.items()} == {retried["run_id"]}  # every key overwritten, none added
-    # The summary counts the threshold rules' notifications; the SNS inbox also has lambda_success's page
-    # and ticket (see test_scheduled_rule_event_on_a_5_minute_mark).
-    assert len(first_notifications) == 2 + 2 and first["notifications_sent"] == 2
+    # The threshold rules' two and lambda_success's page and ticket (test_scheduled_rule_event_on_a_5_minute_mark).
+    assert len(first_notifications) == first["notifications_sent"] == 2 + 2
     assert aws.notifications() == [] and retried["notifications_sent"] == 0
 
 
@@ -181,7 +185,10 @@ def test_a_failed_run_raises_with_the_failing_step(aws, traffic, invoke, monkeyp
 def test_handler_runs_without_a_lambda_context(aws, traffic):
     """``handler(event, None)``, as a person calls it locally: Powertools gets a local stand-in."""
     summary = lambda_handler.handler(load_event("scheduler.json"), None)
-    check_run(aws, summary, "scheduler", ["2026-11-20-12:00", "2026-11-20-12:05"], notifications=0)
+    # No threshold transition. lambda_success: at 12:05, 1 error in the 70 invocations of 12:00-12:10 burns
+    # 0.0143 / 0.001 = 14.3: under the 1 h pair's 14.4, over the 6 h / 30 min pair's 6 (both windows hold those
+    # 70), and over the ticket's 1: page and ticket, OK -> ALARM.
+    check_run(aws, summary, "scheduler", ["2026-11-20-12:00", "2026-11-20-12:05"], notifications=2)
 
 
 def test_a_run_that_finds_the_lease_taken_is_blocked_before_any_work(aws, traffic, invoke):
@@ -199,7 +206,10 @@ def test_a_run_that_finds_the_lease_taken_is_blocked_before_any_work(aws, traffi
     # Expired (its run crashed): the next invocation takes it over, runs, and releases it.
     table.put_item(Item={**held, "expires_at": int(datetime.now(UTC).timestamp()) - 1})
     summary = invoke(load_event("scheduler.json"))
-    check_run(aws, summary, "scheduler", ["2026-11-20-12:00", "2026-11-20-12:05"], notifications=0)
+    # No threshold transition. lambda_success: at 12:05, 1 error in the 70 invocations of 12:00-12:10 burns
+    # 0.0143 / 0.001 = 14.3: under the 1 h pair's 14.4, over the 6 h / 30 min pair's 6 (both windows hold those
+    # 70), and over the ticket's 1: page and ticket, OK -> ALARM.
+    check_run(aws, summary, "scheduler", ["2026-11-20-12:00", "2026-11-20-12:05"], notifications=2)
 
 
 def test_logs_are_json_lines_with_the_run(aws, traffic, invoke, capsys):

@@ -69,10 +69,10 @@ def test_a_successful_run_publishes_run_succeeded_and_its_duration(aws, traffic,
 
 
 def test_a_failed_run_publishes_run_failed_before_the_error_leaves_the_handler(aws, traffic, invoke, capsys):
-    # The AWS boundary fails: the table the run writes to does not exist in this account.
+    # The AWS boundary fails: the table the run writes to does not exist, so not even the run lease is taken.
     aws.session.client("dynamodb").delete_table(TableName=aws.resources.table_name)
     capsys.readouterr()
-    with pytest.raises(RunFailed, match="metric_aggregates"):
+    with pytest.raises(RunFailed, match=r"cloudwatch_datapoints: .*run lease"):
         invoke(load_event("scheduler.json"))
     (document,) = emf_lines(capsys.readouterr().out)
     check_run_metric(document, "RunFailed")
