@@ -84,26 +84,24 @@ def api_requirements() -> tuple[str, ...]:
     return tuple(pinned)
 
 
-def aggregator_code() -> lambda_.DockerImageCode:
+def _lambda_image(directory: Path, handler: str, exclude: list[str]) -> lambda_.DockerImageCode:
+    """A Lambda image built from ``directory``'s Dockerfile for the Lambdas' platform, ``handler`` its command."""
     return lambda_.DockerImageCode.from_image_asset(
-        str(REPO_ROOT),
+        str(directory),
         file="Dockerfile",
-        cmd=[AGGREGATOR_HANDLER],
+        cmd=[handler],
         platform=PLATFORM,
-        exclude=AGGREGATOR_EXCLUDES,
+        exclude=exclude,
         ignore_mode=IgnoreMode.GLOB,
     )
+
+
+def aggregator_code() -> lambda_.DockerImageCode:
+    return _lambda_image(REPO_ROOT, AGGREGATOR_HANDLER, AGGREGATOR_EXCLUDES)
 
 
 def api_code() -> lambda_.DockerImageCode:
-    return lambda_.DockerImageCode.from_image_asset(
-        str(API_DIR),
-        file="Dockerfile",
-        cmd=[API_HANDLER],
-        platform=PLATFORM,
-        exclude=API_EXCLUDES,
-        ignore_mode=IgnoreMode.GLOB,
-    )
+    return _lambda_image(API_DIR, API_HANDLER, API_EXCLUDES)
 
 
 def control_plane_image(scope: Construct, construct_id: str) -> ecr_assets.DockerImageAsset:

@@ -17,7 +17,6 @@ from pathlib import Path
 
 from aws_cdk import Duration, Stack
 from aws_cdk import aws_apigateway as apigw
-from aws_cdk import aws_lambda as lambda_
 from constructs import Construct
 
 from cw_pipeline import naming
@@ -26,7 +25,8 @@ from infra_cdk.context import InfraContext
 from infra_cdk.nag import acknowledge
 from infra_cdk.sections.database import Database
 from infra_cdk.sections.encryption import Encryption
-from infra_cdk.sections.network import PRIVATE, Network
+from infra_cdk.sections.network import Network
+from infra_cdk.sections.private_function import private_function
 
 STAGE = "v1"
 OPENAPI = packaging.API_DIR / "openapi.json"
@@ -81,22 +81,17 @@ class Api(Construct):
             ctx.name("api-handler-role"),
             "API Lambda: ENIs in the VPC, its log group, the database secret",
         )
-        log_group = encryption.log_group(self, "FunctionLogs", f"/aws/lambda/{self.function_name}")
-        self.function = lambda_.DockerImageFunction(
+        self.function = private_function(
             self,
-            "Function",
+            encryption=encryption,
+            network=network,
             function_name=self.function_name,
             description="cw-analytics interactions API (API Gateway proxy integration -> PostgreSQL)",
             code=packaging.api_code(),
-            architecture=packaging.ARCHITECTURE,
+            role=self.role,
+            security_group=self.security_group,
             memory_size=512,
             timeout=Duration.seconds(15),
-            role=self.role,
-            vpc=network.vpc,
-            vpc_subnets=PRIVATE,
-            security_groups=[self.security_group],
-            log_group=log_group,
-            logging_format=lambda_.LoggingFormat.JSON,
             environment={
                 "DB_SECRET_ARN": database.secret.secret_arn,
                 "DB_HOST": database.proxy.endpoint,

@@ -15,6 +15,8 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 from aws_cdk import Duration, Stack
 from aws_cdk import aws_ec2 as ec2
 from aws_cdk import aws_ecs as ecs
@@ -47,12 +49,6 @@ RUN_CONTAINER = "run"  # dagster.yaml's run_launcher.container_name
 DAGSTER_HOME = "/opt/dagster/dagster_home"  # where Dockerfile.control-plane puts dagster.yaml
 WORKSPACE = "/opt/dagster/app/workspace.yaml"
 
-# Fargate sizes (cpu units, MiB). A run task holds one run of up to CW_MAX_BACKFILL_WINDOWS windows in memory;
-# a run may ask for more with the ecs/cpu and ecs/memory tags.
-WEBSERVER_SIZE = (1024, 2048)
-DAEMON_SIZE = (1024, 2048)
-RUN_SIZE = (1024, 4096)
-
 WEBSERVER_COMMAND = ["dagster-webserver", "--host", "0.0.0.0", "--port", str(WEBSERVER_PORT), "--workspace", WORKSPACE]
 DAEMON_COMMAND = ["dagster-daemon", "run", "--workspace", WORKSPACE]
 # EcsRunLauncher always overrides the run container's command with `dagster api execute_run ...`; started any
@@ -65,6 +61,42 @@ WEBSERVER_HEALTH = [
     f"import urllib.request; urllib.request.urlopen('http://127.0.0.1:{WEBSERVER_PORT}{HEALTH_CHECK_PATH}', timeout=5)",
 ]
 DAEMON_HEALTH = ["CMD", "dagster-daemon", "liveness-check"]  # reads the daemons' heartbeats from the database
+
+
+@dataclass(frozen=True)
+class DagsterTask:
+    """One kind of Dagster task: Fargate size (cpu units, MiB), command, health check, port."""
+
+    size: tuple[int, int]
+    command: list[str]
+    health_check: ecs.HealthCheck | None = None
+    port: int | None = None
+
+
+def _health_check(command: list[str], *, every: Duration, timeout: Duration, start_period: Duration) -> ecs.HealthCheck:
+    return ecs.HealthCheck(command=command, interval=every, timeout=timeout, retries=3, start_period=start_period)
+
+
+# A run task holds one run of up to CW_MAX_BACKFILL_WINDOWS windows in memory; a run may ask for more with the
+# ecs/cpu and ecs/memory tags.
+TASKS = {
+    "run": DagsterTask(size=(1024, 4096), command=RUN_IDLE_COMMAND),
+    "webserver": DagsterTask(
+        size=(1024, 2048),
+        command=WEBSERVER_COMMAND,
+        health_check=_health_check(
+            WEBSERVER_HEALTH, every=Duration.seconds(30), timeout=Duration.seconds(10), start_period=Duration.minutes(3)
+        ),
+        port=WEBSERVER_PORT,
+    ),
+    "daemon": DagsterTask(
+        size=(1024, 2048),
+        command=DAEMON_COMMAND,
+        health_check=_health_check(
+            DAEMON_HEALTH, every=Duration.seconds(60), timeout=Duration.seconds(30), start_period=Duration.minutes(5)
+        ),
+    ),
+}
 
 
 class ControlPlane(Construct):
@@ -153,9 +185,7 @@ class ControlPlane(Construct):
         }
         self.run_task_definition = self._task_definition(
             "run",
-            RUN_SIZE,
             self.roles.run,
-            command=RUN_IDLE_COMMAND,
             # Its own name, not its ARN (which would reference itself); only launching processes resolve it.
             environment={**environment, RUN_TASK_DEFINITION_VARIABLE: self.run_family},
             secrets=secrets,
@@ -166,35 +196,10 @@ class ControlPlane(Construct):
             RUN_TASK_DEFINITION_VARIABLE: self.run_task_definition.task_definition_arn,
         }
         self.webserver_task_definition = self._task_definition(
-            "webserver",
-            WEBSERVER_SIZE,
-            self.roles.webserver,
-            command=WEBSERVER_COMMAND,
-            environment=launcher_environment,
-            secrets=secrets,
-            health_check=ecs.HealthCheck(
-                command=WEBSERVER_HEALTH,
-                interval=Duration.seconds(30),
-                timeout=Duration.seconds(10),
-                retries=3,
-                start_period=Duration.minutes(3),
-            ),
-            port=WEBSERVER_PORT,
+            "webserver", self.roles.webserver, environment=launcher_environment, secrets=secrets
         )
         self.daemon_task_definition = self._task_definition(
-            "daemon",
-            DAEMON_SIZE,
-            self.roles.daemon,
-            command=DAEMON_COMMAND,
-            environment=launcher_environment,
-            secrets=secrets,
-            health_check=ecs.HealthCheck(
-                command=DAEMON_HEALTH,
-                interval=Duration.seconds(60),
-                timeout=Duration.seconds(30),
-                retries=3,
-                start_period=Duration.minutes(5),
-            ),
+            "daemon", self.roles.daemon, environment=launcher_environment, secrets=secrets
         )
 
         self.access = DagsterUiAccess(self, "Access", ctx=ctx, network=network)
@@ -209,18 +214,10 @@ class ControlPlane(Construct):
         self.service_names = {"webserver": ctx.name("dagster-webserver"), "daemon": ctx.name("dagster-daemon")}
 
     def _task_definition(
-        self,
-        name: str,
-        size: tuple[int, int],
-        role: iam.Role,
-        *,
-        command: list[str],
-        environment: dict[str, str],
-        secrets: dict[str, ecs.Secret],
-        health_check: ecs.HealthCheck | None = None,
-        port: int | None = None,
+        self, name: str, role: iam.Role, *, environment: dict[str, str], secrets: dict[str, ecs.Secret]
     ) -> ecs.FargateTaskDefinition:
-        cpu, memory = size
+        task = TASKS[name]
+        cpu, memory = task.size
         task_definition = ecs.FargateTaskDefinition(
             self,
             f"{name.title()}Task",
@@ -237,12 +234,12 @@ class ControlPlane(Construct):
         task_definition.add_container(
             RUN_CONTAINER if name == "run" else name,
             image=self.image,
-            command=command,
+            command=task.command,
             environment=environment,
             secrets=secrets,
             logging=ecs.LogDrivers.aws_logs(stream_prefix=name, log_group=self.log_groups[name]),
-            health_check=health_check,
-            port_mappings=[ecs.PortMapping(container_port=port)] if port else None,
+            health_check=task.health_check,
+            port_mappings=[ecs.PortMapping(container_port=task.port)] if task.port else None,
         )
         acknowledge(
             task_definition,

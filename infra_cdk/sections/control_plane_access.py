@@ -36,14 +36,12 @@ class DagsterUiAccess(Construct):
         vpc = network.vpc
         self.internet_facing = ctx.public_ui
 
-        self.security_group = ec2.SecurityGroup(
+        self.security_group = network.security_group(
             self,
             "SecurityGroup",
-            vpc=vpc,
-            security_group_name=ctx.name("dagster-ui-alb-sg"),
-            description="Dagster UI load balancer: "
+            ctx.name("dagster-ui-alb-sg"),
+            "Dagster UI load balancer: "
             + ("HTTPS from the internet, Cognito sign-in" if self.internet_facing else "HTTP from inside the VPC"),
-            allow_all_outbound=False,
         )
         self.load_balancer = elbv2.ApplicationLoadBalancer(
             self,

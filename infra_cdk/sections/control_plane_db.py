@@ -9,16 +9,14 @@ instance keeps the observer out of what it observes; docs/infra.md weighs the ch
 
 from __future__ import annotations
 
-from aws_cdk import Duration, RemovalPolicy
 from aws_cdk import aws_ec2 as ec2
-from aws_cdk import aws_rds as rds
 from constructs import Construct
 
 from infra_cdk.context import InfraContext
 from infra_cdk.nag import acknowledge
-from infra_cdk.sections.database import ENGINE, POSTGRES_PORT
 from infra_cdk.sections.encryption import Encryption
-from infra_cdk.sections.network import PRIVATE, Network
+from infra_cdk.sections.network import Network
+from infra_cdk.sections.postgres import POSTGRES_PORT, PostgresSpec, hardened_postgres
 
 # 2 GiB: RDS allows ~190 connections (DBInstanceClassMemory/9531392); the control plane holds a few dozen
 # at most (QueuedRunCoordinator's max_concurrent_runs caps the run tasks, dagster-postgres uses NullPool).
@@ -27,8 +25,9 @@ DATABASE_NAME = "dagster"
 USERNAME = "dagster"
 ALLOCATED_GB = 20
 MAX_ALLOCATED_GB = 100
-BACKUP_RETENTION = Duration.days(7)
 LOG_EXPORTS = ("postgresql",)
+SLOW_STATEMENT_MS = 2000
+RESOURCE = "dagster-db"
 
 
 class DagsterDatabase(Construct):
@@ -36,90 +35,40 @@ class DagsterDatabase(Construct):
         self, scope: Construct, construct_id: str, *, ctx: InfraContext, encryption: Encryption, network: Network
     ) -> None:
         super().__init__(scope, construct_id)
-        vpc = network.vpc
-        self.instance_identifier = ctx.name("dagster-db")
+        self.instance_identifier = ctx.name(RESOURCE)
 
-        self.security_group = ec2.SecurityGroup(
+        self.security_group = network.security_group(
             self,
             "SecurityGroup",
-            vpc=vpc,
-            security_group_name=ctx.name("dagster-db-sg"),
-            description="Dagster instance PostgreSQL: 5432 from the Dagster tasks and the aggregator only",
-            allow_all_outbound=False,
+            ctx.name("dagster-db-sg"),
+            "Dagster instance PostgreSQL: 5432 from the Dagster tasks and the aggregator only",
         )
-        log_groups = [
-            encryption.log_group(self, f"LogGroup-{name}", f"/aws/rds/instance/{self.instance_identifier}/{name}")
-            for name in LOG_EXPORTS
-        ]
-        parameters = rds.ParameterGroup(
-            self,
-            "Parameters",
-            engine=ENGINE,
-            name=ctx.name("dagster-db-params"),
-            description="Dagster instance PostgreSQL: TLS only, slow statements logged",
-            parameters={"rds.force_ssl": "1", "log_min_duration_statement": "2000"},
-        )
-        # The RDS shape (username, password, dbname; host and port added by the attachment) that
-        # cw_pipeline/runtime/instance.py reads and ECS injects field by field.
-        secret = rds.DatabaseSecret(
-            self,
-            "Secret",
-            username=USERNAME,
-            dbname=DATABASE_NAME,
-            secret_name=ctx.name("dagster-db-credentials"),
-            encryption_key=encryption.key,
-        )
-        self.instance = rds.DatabaseInstance(
-            self,
-            "Instance",
-            instance_identifier=self.instance_identifier,
-            engine=ENGINE,
+        spec = PostgresSpec(
+            resource=RESOURCE,
+            title="Dagster instance PostgreSQL",
             instance_type=INSTANCE_TYPE,
-            vpc=vpc,
-            vpc_subnets=PRIVATE,
-            subnet_group=rds.SubnetGroup(
-                self,
-                "Subnets",
-                vpc=vpc,
-                vpc_subnets=PRIVATE,
-                subnet_group_name=ctx.name("dagster-db-subnets"),
-                description="Dagster instance PostgreSQL: private subnets",
-                removal_policy=RemovalPolicy.DESTROY,
-            ),
-            security_groups=[self.security_group],
-            port=POSTGRES_PORT,
             # Every aggregator run writes here first: outside dev, a failover must not stop the 5-minute cadence.
             multi_az=not ctx.is_dev,
-            publicly_accessible=False,
-            storage_encrypted=True,
-            storage_encryption_key=encryption.key,
-            storage_type=rds.StorageType.GP3,
-            allocated_storage=ALLOCATED_GB,
-            max_allocated_storage=MAX_ALLOCATED_GB,
             database_name=DATABASE_NAME,
-            credentials=rds.Credentials.from_secret(secret),
-            parameter_group=parameters,
-            backup_retention=BACKUP_RETENTION,
-            preferred_backup_window="03:30-04:00",
-            preferred_maintenance_window="sun:04:30-sun:05:00",
-            copy_tags_to_snapshot=True,
-            delete_automated_backups=ctx.is_dev,
-            deletion_protection=not ctx.is_dev,
-            removal_policy=RemovalPolicy.DESTROY if ctx.is_dev else RemovalPolicy.SNAPSHOT,
-            auto_minor_version_upgrade=True,
-            cloudwatch_logs_exports=list(LOG_EXPORTS),
-            iam_authentication=True,
+            username=USERNAME,
+            log_exports=LOG_EXPORTS,
+            slow_statement_ms=SLOW_STATEMENT_MS,
+            backup_window="03:30-04:00",
+            maintenance_window="sun:04:30-sun:05:00",
+            allocated_gb=ALLOCATED_GB,
+            max_allocated_gb=MAX_ALLOCATED_GB,
+            # cw_pipeline/runtime/instance.py reads the secret's fields, which ECS injects one by one.
+            dbname_in_secret=True,
         )
-        instance_resource = self.instance.node.default_child
-        for group in log_groups:
-            instance_resource.node.add_dependency(group)
+        postgres = hardened_postgres(
+            self, ctx=ctx, encryption=encryption, network=network, security_group=self.security_group, spec=spec
+        )
+        self.instance = postgres.instance
         # The attached secret: its ARN is what the Lambda and ECS read, once host and port are in it.
-        attached = self.instance.secret
-        assert attached is not None
-        self.secret = attached
+        self.secret = postgres.secret
 
         acknowledge(
-            secret,
+            postgres.own_secret,
             "SMG4",
             "ECS injects these credentials into the long-running webserver and daemon tasks at start and the "
             "aggregator caches its instance per execution environment, so an automatic rotation would lock them "

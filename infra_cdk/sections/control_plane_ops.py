@@ -16,7 +16,7 @@ from constructs import Construct
 
 from cw_pipeline import telemetry
 from infra_cdk.context import InfraContext
-from infra_cdk.sections.monitoring import PERIOD, alarm_name
+from infra_cdk.sections.monitoring import PERIOD, metric_alarm
 
 CONTAINER_INSIGHTS = "ECS/ContainerInsights"
 DOWN_MINUTES = 5
@@ -61,21 +61,20 @@ class ControlPlaneOperations(Construct):
         action = cw_actions.SnsAction(topic)
         self.alarms: dict[str, cw.Alarm] = {}
         for role, service_name in services.items():
-            alarm = cw.Alarm(
+            alarm = metric_alarm(
                 self,
-                f"Alarm-{role}",
-                alarm_name=alarm_name(ctx, f"dagster_{role}_down"),
-                alarm_description=f"The Dagster {role} ({service_name}) has had no running task for {DOWN_MINUTES} "
-                "minutes",
-                metric=running_tasks(cluster_name, service_name),
+                ctx,
+                f"dagster_{role}_down",
+                running_tasks(cluster_name, service_name),
+                description=f"The Dagster {role} ({service_name}) has had no running task for {DOWN_MINUTES} minutes",
                 threshold=1,
-                comparison_operator=cw.ComparisonOperator.LESS_THAN_THRESHOLD,
+                comparison=cw.ComparisonOperator.LESS_THAN_THRESHOLD,
+                missing=cw.TreatMissingData.BREACHING,
                 evaluation_periods=DOWN_MINUTES,
-                datapoints_to_alarm=DOWN_MINUTES,
-                treat_missing_data=cw.TreatMissingData.BREACHING,
+                action=action,
+                # A new logical id would make CloudFormation create a second alarm of the same name: it fails.
+                construct_id=f"Alarm-{role}",
             )
-            alarm.add_alarm_action(action)
-            alarm.add_ok_action(action)
             self.alarms[role] = alarm
 
         dashboard.add_widgets(

@@ -9,9 +9,8 @@ exhausting the server (and the rotation function and operators keep headroom). S
 
 from __future__ import annotations
 
-from aws_cdk import Duration, RemovalPolicy
+from aws_cdk import Duration
 from aws_cdk import aws_ec2 as ec2
-from aws_cdk import aws_rds as rds
 from aws_cdk import aws_secretsmanager as secretsmanager
 from constructs import Construct
 
@@ -20,14 +19,13 @@ from infra_cdk.context import InfraContext
 from infra_cdk.nag import acknowledge
 from infra_cdk.sections.encryption import Encryption
 from infra_cdk.sections.network import PRIVATE, Network
+from infra_cdk.sections.postgres import POSTGRES_PORT, PostgresSpec, hardened_postgres
 
-POSTGRES_PORT = 5432
 DATABASE_NAME = "interactions"
 MASTER_USERNAME = "cwadmin"
 INSTANCE_TYPE = ec2.InstanceType.of(ec2.InstanceClass.BURSTABLE3, ec2.InstanceSize.SMALL)
-ENGINE = rds.DatabaseInstanceEngine.postgres(version=rds.PostgresEngineVersion.VER_17_9)
 LOG_EXPORTS = ("postgresql", "upgrade")
-BACKUP_RETENTION = Duration.days(7)
+SLOW_STATEMENT_MS = 1000
 ROTATION_PERIOD = Duration.days(30)
 PROXY_MAX_CONNECTIONS_PERCENT = 40
 PROXY_MAX_IDLE_CONNECTIONS_PERCENT = 10
@@ -43,21 +41,14 @@ class Database(Construct):
         self.instance_identifier = ctx.name(naming.DATABASE)
         self.proxy_name = ctx.name("db-proxy")
 
-        self.security_group = ec2.SecurityGroup(
+        self.security_group = network.security_group(
             self,
             "InstanceSecurityGroup",
-            vpc=vpc,
-            security_group_name=ctx.name("db-sg"),
-            description="RDS PostgreSQL: port 5432 from RDS Proxy and the rotation function only",
-            allow_all_outbound=False,
+            ctx.name("db-sg"),
+            "RDS PostgreSQL: port 5432 from RDS Proxy and the rotation function only",
         )
-        self.proxy_security_group = ec2.SecurityGroup(
-            self,
-            "ProxySecurityGroup",
-            vpc=vpc,
-            security_group_name=ctx.name("db-proxy-sg"),
-            description="RDS Proxy: port 5432 from the API Lambda only",
-            allow_all_outbound=False,
+        self.proxy_security_group = network.security_group(
+            self, "ProxySecurityGroup", ctx.name("db-proxy-sg"), "RDS Proxy: port 5432 from the API Lambda only"
         )
         self.proxy_security_group.add_egress_rule(
             ec2.Peer.security_group_id(network.endpoint_security_group.security_group_id),
@@ -74,68 +65,23 @@ class Database(Construct):
             self.security_group, ec2.Port.tcp(POSTGRES_PORT), "Secret rotation to PostgreSQL"
         )
 
-        # RDS creates these groups on its own when they are missing: created here, they are encrypted.
-        log_groups = [
-            encryption.log_group(self, f"LogGroup-{name}", f"/aws/rds/instance/{self.instance_identifier}/{name}")
-            for name in LOG_EXPORTS
-        ]
-        parameters = rds.ParameterGroup(
-            self,
-            "Parameters",
-            engine=ENGINE,
-            name=ctx.name("db-params"),
-            description="cw-analytics PostgreSQL: TLS only, slow statements logged",
-            parameters={"rds.force_ssl": "1", "log_min_duration_statement": "1000"},
-        )
-        self.instance = rds.DatabaseInstance(
-            self,
-            "Instance",
-            instance_identifier=self.instance_identifier,
-            engine=ENGINE,
+        spec = PostgresSpec(
+            resource=naming.DATABASE,
+            title="cw-analytics PostgreSQL",
             instance_type=INSTANCE_TYPE,
-            vpc=vpc,
-            vpc_subnets=PRIVATE,
-            subnet_group=rds.SubnetGroup(
-                self,
-                "Subnets",
-                vpc=vpc,
-                vpc_subnets=PRIVATE,
-                subnet_group_name=ctx.name("db-subnets"),
-                description="cw-analytics PostgreSQL: private subnets",
-                removal_policy=RemovalPolicy.DESTROY,
-            ),
-            security_groups=[self.security_group],
-            port=POSTGRES_PORT,
             multi_az=True,
-            publicly_accessible=False,
-            storage_encrypted=True,
-            storage_encryption_key=encryption.key,
-            storage_type=rds.StorageType.GP3,
-            allocated_storage=20,
-            max_allocated_storage=100,
             database_name=DATABASE_NAME,
-            credentials=rds.Credentials.from_generated_secret(
-                MASTER_USERNAME, secret_name=ctx.name("db-credentials"), encryption_key=encryption.key
-            ),
-            parameter_group=parameters,
-            backup_retention=BACKUP_RETENTION,
-            preferred_backup_window="03:00-03:30",
-            preferred_maintenance_window="sun:04:00-sun:04:30",
-            copy_tags_to_snapshot=True,
-            delete_automated_backups=ctx.is_dev,
-            deletion_protection=not ctx.is_dev,
-            removal_policy=RemovalPolicy.DESTROY if ctx.is_dev else RemovalPolicy.SNAPSHOT,
-            auto_minor_version_upgrade=True,
-            cloudwatch_logs_exports=list(LOG_EXPORTS),
-            iam_authentication=True,
+            username=MASTER_USERNAME,
+            log_exports=LOG_EXPORTS,
+            slow_statement_ms=SLOW_STATEMENT_MS,
+            backup_window="03:00-03:30",
+            maintenance_window="sun:04:00-sun:04:30",
         )
-        # On the DB instance resource only: a construct-level dependency would also hold back the
-        # proxy's role, which the key policy names (a cycle through the key).
-        instance_resource = self.instance.node.default_child
-        for group in log_groups:
-            instance_resource.node.add_dependency(group)
-        self.secret = self.instance.secret
-        assert self.secret is not None
+        postgres = hardened_postgres(
+            self, ctx=ctx, encryption=encryption, network=network, security_group=self.security_group, spec=spec
+        )
+        self.instance = postgres.instance
+        self.secret = postgres.secret
 
         self.rotation_function_name = ctx.name("db-rotation")
         encryption.log_group(self, "RotationLogs", f"/aws/lambda/{self.rotation_function_name}")

@@ -15,6 +15,7 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import Any
 
 from aws_cdk import Duration, Stack
 from aws_cdk import aws_cloudwatch as cw
@@ -47,6 +48,47 @@ STALLED_PERIODS = 3
 
 def alarm_name(ctx: InfraContext, alarm_id: str) -> str:
     return ctx.name(f"alarm-{alarm_id.replace('_', '-')}")
+
+
+def notify(alarm: cw.AlarmBase, action: cw.IAlarmAction) -> None:
+    """Both transitions go to the alerts topic: ALARM raises the alert, OK clears it."""
+    alarm.add_alarm_action(action)
+    alarm.add_ok_action(action)
+
+
+def metric_alarm(
+    scope: Construct,
+    ctx: InfraContext,
+    alarm_id: str,
+    metric: cw.IMetric,
+    *,
+    description: str,
+    threshold: float,
+    comparison: cw.ComparisonOperator,
+    missing: cw.TreatMissingData,
+    evaluation_periods: int = 1,
+    datapoints_to_alarm: int | None = None,
+    action: cw.IAlarmAction | None = None,
+    construct_id: str | None = None,
+) -> cw.Alarm:
+    """The alarm ``alarm_name(ctx, alarm_id)`` (construct ``Alarm-{alarm_id}`` unless ``construct_id`` says
+    otherwise), in ALARM when ``datapoints_to_alarm`` (default: all) of the last ``evaluation_periods`` periods
+    breach; with ``action``, it notifies (``notify``)."""
+    alarm = cw.Alarm(
+        scope,
+        construct_id or f"Alarm-{alarm_id}",
+        alarm_name=alarm_name(ctx, alarm_id),
+        alarm_description=description,
+        metric=metric,
+        threshold=threshold,
+        comparison_operator=comparison,
+        evaluation_periods=evaluation_periods,
+        datapoints_to_alarm=evaluation_periods if datapoints_to_alarm is None else datapoints_to_alarm,
+        treat_missing_data=missing,
+    )
+    if action is not None:
+        notify(alarm, action)
+    return alarm
 
 
 def catalog_metric(spec: MetricSpec, resource: str, *, labelled: bool = True) -> cw.Metric:
@@ -193,33 +235,10 @@ class Monitoring(Construct):
             cw.GraphWidget(title="Aggregator: dead-letter queue", left=[dlq_depth], width=8),
         )
 
-    def _alarm(
-        self,
-        alarm_id: str,
-        metric: cw.IMetric,
-        *,
-        threshold: float,
-        description: str,
-        comparison: cw.ComparisonOperator,
-        missing: cw.TreatMissingData,
-        evaluation_periods: int = 1,
-    ) -> cw.Alarm:
-        alarm = cw.Alarm(
-            self,
-            f"Alarm-{alarm_id}",
-            alarm_name=alarm_name(self.ctx, alarm_id),
-            alarm_description=description,
-            metric=metric,
-            threshold=threshold,
-            comparison_operator=comparison,
-            evaluation_periods=evaluation_periods,
-            datapoints_to_alarm=evaluation_periods,
-            treat_missing_data=missing,
-        )
-        alarm.add_alarm_action(self.action)
-        alarm.add_ok_action(self.action)
-        self.alarms[alarm_id] = alarm
-        return alarm
+    def _alarm(self, alarm_id: str, metric: cw.IMetric, **condition: Any) -> cw.Alarm:
+        """A notifying alarm (``metric_alarm``), listed in the dashboard's alarm status widget."""
+        self.alarms[alarm_id] = metric_alarm(self, self.ctx, alarm_id, metric, action=self.action, **condition)
+        return self.alarms[alarm_id]
 
     def _service_widgets(self, service: Service, resource: str) -> Sequence[cw.IWidget]:
         """One graph per CloudWatch metric of the catalog (a line per statistic), then its ratios."""

@@ -75,13 +75,11 @@ class Network(Construct):
             "S3", service=ec2.GatewayVpcEndpointAwsService.S3, subnets=[PRIVATE]
         )
         # One security group for every interface endpoint: HTTPS from inside the VPC only.
-        self.endpoint_security_group = ec2.SecurityGroup(
+        self.endpoint_security_group = self.security_group(
             self,
             "EndpointSecurityGroup",
-            vpc=self.vpc,
-            security_group_name=ctx.name("endpoints-sg"),
-            description="Interface VPC endpoints: HTTPS from inside the VPC",
-            allow_all_outbound=False,
+            ctx.name("endpoints-sg"),
+            "Interface VPC endpoints: HTTPS from inside the VPC",
         )
         self.endpoint_security_group.add_ingress_rule(ec2.Peer.ipv4(VPC_CIDR), ec2.Port.tcp(443), "HTTPS from the VPC")
         self.interface_endpoints = {
@@ -96,11 +94,9 @@ class Network(Construct):
             for name, service in INTERFACE_ENDPOINTS.items()
         }
 
-    def lambda_security_group(
-        self, scope: Construct, construct_id: str, name: str, description: str
-    ) -> ec2.SecurityGroup:
-        """A Lambda's security group: no ingress; egress only HTTPS to the interface endpoints."""
-        group = ec2.SecurityGroup(
+    def security_group(self, scope: Construct, construct_id: str, name: str, description: str) -> ec2.SecurityGroup:
+        """A security group of this VPC that lets nothing in or out: each caller opens what it needs."""
+        return ec2.SecurityGroup(
             scope,
             construct_id,
             vpc=self.vpc,
@@ -108,6 +104,12 @@ class Network(Construct):
             description=description,
             allow_all_outbound=False,
         )
+
+    def lambda_security_group(
+        self, scope: Construct, construct_id: str, name: str, description: str
+    ) -> ec2.SecurityGroup:
+        """A Lambda's security group: no ingress; egress only HTTPS to the interface endpoints."""
+        group = self.security_group(scope, construct_id, name, description)
         group.add_egress_rule(
             ec2.Peer.security_group_id(self.endpoint_security_group.security_group_id),
             ec2.Port.tcp(443),

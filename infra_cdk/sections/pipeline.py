@@ -12,7 +12,6 @@ from __future__ import annotations
 
 from aws_cdk import Duration, Stack
 from aws_cdk import aws_iam as iam
-from aws_cdk import aws_lambda as lambda_
 from aws_cdk import aws_scheduler as scheduler
 from aws_cdk import aws_scheduler_targets as targets
 from aws_cdk import aws_sqs as sqs
@@ -26,8 +25,9 @@ from infra_cdk import packaging
 from infra_cdk.context import InfraContext
 from infra_cdk.nag import acknowledge
 from infra_cdk.sections.encryption import Encryption
-from infra_cdk.sections.network import PRIVATE, Network
+from infra_cdk.sections.network import Network
 from infra_cdk.sections.notifications import Notifications
+from infra_cdk.sections.private_function import private_function
 from infra_cdk.sections.storage import Storage
 
 SCHEDULE_RATE = Duration.minutes(WINDOW_SECONDS // 60)  # one run per 5-minute window
@@ -136,27 +136,22 @@ class Pipeline(Construct):
             "they are the only actions granted on '*', and they only read metrics.",
         )
 
-        log_group = encryption.log_group(self, "FunctionLogs", f"/aws/lambda/{self.function_name}")
-        self.function = lambda_.DockerImageFunction(
+        self.function = private_function(
             self,
-            "Function",
+            encryption=encryption,
+            network=network,
             function_name=self.function_name,
             description="cw-analytics metric aggregator: Dagster job pulling CloudWatch into DynamoDB every 5 min",
             code=packaging.aggregator_code(),
-            architecture=packaging.ARCHITECTURE,
+            role=self.role,
+            security_group=self.security_group,
             memory_size=MEMORY_MB,
             timeout=TIMEOUT,
+            environment=self.environment,
             reserved_concurrent_executions=1,
             retry_attempts=ASYNC_RETRY_ATTEMPTS,
             max_event_age=ASYNC_MAX_EVENT_AGE,
             dead_letter_queue=self.dead_letter_queue,
-            role=self.role,
-            vpc=network.vpc,
-            vpc_subnets=PRIVATE,
-            security_groups=[self.security_group],
-            log_group=log_group,
-            logging_format=lambda_.LoggingFormat.JSON,
-            environment=self.environment,
         )
 
         self.scheduler_role = iam.Role(

@@ -43,7 +43,7 @@ from cw_pipeline.catalog import Service, metric_for_attribute
 from cw_pipeline.slos import POLICIES, SLO, SLOS, BurnRatePolicy, EventSLO, Severity, WindowSLO, window_label
 from cw_pipeline.windows import WINDOW
 from infra_cdk.context import InfraContext
-from infra_cdk.sections.monitoring import alarm_name, catalog_metric
+from infra_cdk.sections.monitoring import alarm_name, catalog_metric, metric_alarm, notify
 
 # PutMetricAlarm: with a period under one hour, Period x EvaluationPeriods may not exceed one day.
 SUB_HOUR_EVALUATION_LIMIT = timedelta(days=1)
@@ -154,8 +154,7 @@ class SloAlarms(Construct):
                     ),
                     alarm_rule=cw.AlarmRule.any_of(*pairs),
                 )
-                composite.add_alarm_action(action)
-                composite.add_ok_action(action)
+                notify(composite, action)
                 self.composite_alarms[alarm_id] = composite
 
         dashboard.add_widgets(*self._widgets(monitored))
@@ -168,32 +167,30 @@ class SloAlarms(Construct):
             f"({window_label(window)}) of policy {policy.name}, on {resource}; notifies through its composite alarm"
         )
         if isinstance(slo, EventSLO):
-            alarm = cw.Alarm(
-                self,
-                f"Alarm-{alarm_id}",
-                alarm_name=alarm_name(self.ctx, alarm_id),
-                alarm_description=description,
-                metric=burn_rate_expression(slo, resource, window),
-                threshold=policy.burn_rate,
-                comparison_operator=cw.ComparisonOperator.GREATER_THAN_THRESHOLD,
-                evaluation_periods=1,
-                datapoints_to_alarm=1,
-                treat_missing_data=cw.TreatMissingData.MISSING,
-            )
+            # One period as long as the window: its one datapoint is the window's burn rate.
+            metric: cw.IMetric = burn_rate_expression(slo, resource, window)
+            threshold: float = policy.burn_rate
+            to_alarm, periods = 1, 1
+            missing = cw.TreatMissingData.MISSING
         else:
+            # M bad 5-minute windows out of N (the module docstring).
+            metric = bad_window_expression(slo, resource)
+            threshold = 0
             to_alarm, periods = bad_windows_to_alarm(slo, policy, window)
-            alarm = cw.Alarm(
-                self,
-                f"Alarm-{alarm_id}",
-                alarm_name=alarm_name(self.ctx, alarm_id),
-                alarm_description=description,
-                metric=bad_window_expression(slo, resource),
-                threshold=0,
-                comparison_operator=cw.ComparisonOperator.GREATER_THAN_THRESHOLD,
-                evaluation_periods=periods,
-                datapoints_to_alarm=to_alarm,
-                treat_missing_data=cw.TreatMissingData.NOT_BREACHING,
-            )
+            missing = cw.TreatMissingData.NOT_BREACHING
+        # No action: only the composite alarm of the pair notifies.
+        alarm = metric_alarm(
+            self,
+            self.ctx,
+            alarm_id,
+            metric,
+            description=description,
+            threshold=threshold,
+            comparison=cw.ComparisonOperator.GREATER_THAN_THRESHOLD,
+            missing=missing,
+            evaluation_periods=periods,
+            datapoints_to_alarm=to_alarm,
+        )
         self.window_alarms[alarm_id] = alarm
         return alarm
 
