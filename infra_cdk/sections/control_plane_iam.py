@@ -21,7 +21,7 @@ from constructs import Construct
 from infra_cdk.context import InfraContext
 from infra_cdk.nag import acknowledge
 from infra_cdk.sections.encryption import Encryption
-from infra_cdk.sections.pipeline import CLOUDWATCH_ACTIONS, KEY_ACTIONS, TABLE_ACTIONS, Pipeline
+from infra_cdk.sections.pipeline import Pipeline
 from infra_cdk.sections.storage import Storage
 
 TERMINATE_ACTIONS = ["ecs:DescribeTasks", "ecs:StopTask"]
@@ -52,17 +52,7 @@ class ControlPlaneRoles(Construct):
         self.run = self._task_role("Run", "dagster-run-role", "Dagster run task: the pipeline's calls")
 
         # A run task runs the aggregator's job: the same calls as the Lambda.
-        self.run.add_to_policy(
-            iam.PolicyStatement(sid="ReadCloudWatchMetrics", actions=CLOUDWATCH_ACTIONS, resources=["*"])
-        )
-        storage.table.grant(self.run, *TABLE_ACTIONS)
-        self.run.add_to_policy(
-            iam.PolicyStatement(
-                sid="PublishAlerts", actions=["sns:Publish"], resources=[pipeline.settings.alerts_topic_arn]
-            )
-        )
-        storage.grant_report_writes(self.run)  # the daily SLO report job runs here, from the daemon's schedule
-        encryption.key.grant(self.run, *KEY_ACTIONS)
+        pipeline.grant_run(self.run)  # the daily SLO report job runs here too, from the daemon's schedule
 
         ecs_arn = f"arn:{stack.partition}:ecs:{stack.region}:{stack.account}"
         tasks = f"{ecs_arn}:task/{cluster_name}/*"  # the literal name: cdk-nag ids are stable

@@ -69,6 +69,7 @@ class Pipeline(Construct):
     ) -> None:
         super().__init__(scope, construct_id)
         self.function_name = ctx.name(naming.AGGREGATOR_FUNCTION)
+        self._storage, self._topic, self._encryption = storage, notifications.topic, encryption
 
         self.dead_letter_queue = sqs.Queue(
             self,
@@ -112,23 +113,7 @@ class Pipeline(Construct):
             ctx.name("aggregator-role"),
             "Aggregator Lambda: CloudWatch reads, the metrics table, the alerts topic, the reports, the key",
         )
-        self.role.add_to_policy(
-            iam.PolicyStatement(sid="ReadCloudWatchMetrics", actions=CLOUDWATCH_ACTIONS, resources=["*"])
-        )
-        storage.table.grant(self.role, *TABLE_ACTIONS)
-        self.role.add_to_policy(
-            iam.PolicyStatement(
-                sid="DeleteOwnBookkeeping",
-                actions=["dynamodb:DeleteItem"],
-                resources=[storage.table.table_arn],
-                conditions={"ForAllValues:StringEquals": {"dynamodb:LeadingKeys": BOOKKEEPING_PARTITIONS}},
-            )
-        )
-        self.role.add_to_policy(
-            iam.PolicyStatement(sid="PublishAlerts", actions=["sns:Publish"], resources=[notifications.topic.topic_arn])
-        )
-        storage.grant_report_writes(self.role)  # the daily SLO reports
-        encryption.key.grant(self.role, *KEY_ACTIONS)
+        self.grant_run(self.role)
         acknowledge(
             self.role,
             "IAM5[Resource::*]",
@@ -188,3 +173,25 @@ class Pipeline(Construct):
                 role=self.scheduler_role,
             ),
         )
+
+    def grant_run(self, role: iam.IRole) -> None:
+        """Everything one run of the pipeline's job calls, wherever it runs (this Lambda, an ECS run task):
+        CloudWatch reads, the metrics table (and deleting its own bookkeeping: the run lease and sent
+        outbox entries, never data), the alerts topic, the daily SLO reports and the key."""
+        role.add_to_principal_policy(
+            iam.PolicyStatement(sid="ReadCloudWatchMetrics", actions=CLOUDWATCH_ACTIONS, resources=["*"])
+        )
+        self._storage.table.grant(role, *TABLE_ACTIONS)
+        role.add_to_principal_policy(
+            iam.PolicyStatement(
+                sid="DeleteOwnBookkeeping",
+                actions=["dynamodb:DeleteItem"],
+                resources=[self._storage.table.table_arn],
+                conditions={"ForAllValues:StringEquals": {"dynamodb:LeadingKeys": BOOKKEEPING_PARTITIONS}},
+            )
+        )
+        role.add_to_principal_policy(
+            iam.PolicyStatement(sid="PublishAlerts", actions=["sns:Publish"], resources=[self._topic.topic_arn])
+        )
+        self._storage.grant_report_writes(role)  # the daily SLO reports
+        self._encryption.key.grant(role, *KEY_ACTIONS)

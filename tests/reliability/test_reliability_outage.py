@@ -66,5 +66,7 @@ def test_the_emulator_killed_after_a_publish_fails_the_run_and_the_rerun_converg
         blocked = after.run()  # within the dead run's lease
         assert f"run {holder}" in failure(blocked) and "holds the lease" in failure(blocked)
         everything = converge(after, baseline, kept["notifications"], clock=AFTER_LEASE_EXPIRY)
-    assert sorted(set(sent(everything))) == EXPECTED_NOTIFICATIONS and len(everything) == len(EXPECTED_NOTIFICATIONS) + 1  # one duplicate
+    assert (
+        sorted(set(sent(everything))) == EXPECTED_NOTIFICATIONS and len(everything) == len(EXPECTED_NOTIFICATIONS) + 1
+    )  # one duplicate
     assert [i for i in ids(everything) if ids(everything).count(i) == 2] == [ids(kept["notifications"])[2]] * 2

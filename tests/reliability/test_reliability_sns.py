@@ -76,7 +76,10 @@ def test_sns_delivering_but_its_answer_lost_is_retried_and_the_copy_has_the_same
     assert result.success, failure(result)
     assert world.items() == baseline["items"]
     notifications = world.notifications()
-    assert sorted(set(sent(notifications))) == EXPECTED_NOTIFICATIONS and len(notifications) == len(EXPECTED_NOTIFICATIONS) + 1  # one duplicate
+    assert (
+        sorted(set(sent(notifications))) == EXPECTED_NOTIFICATIONS
+        and len(notifications) == len(EXPECTED_NOTIFICATIONS) + 1
+    )  # one duplicate
     doubled = [i for i in ids(notifications) if ids(notifications).count(i) == 2]
     assert len(doubled) == 2 and len(set(doubled)) == 1
     assert converge(world, baseline, notifications) == notifications  # recorded once: not sent a third time
@@ -98,7 +101,9 @@ def test_a_process_killed_between_a_publish_and_its_record_resends_that_one_mess
     assert world.notifications() == []
 
     everything = converge(world, baseline, first, clock=after_lease_expiry())
-    assert sorted(set(sent(everything))) == EXPECTED_NOTIFICATIONS and len(everything) == len(EXPECTED_NOTIFICATIONS) + 1  # one duplicate
+    assert (
+        sorted(set(sent(everything))) == EXPECTED_NOTIFICATIONS and len(everything) == len(EXPECTED_NOTIFICATIONS) + 1
+    )  # one duplicate
     assert [i for i in ids(everything) if ids(everything).count(i) == 2] == [ids(first)[2]] * 2
 
 
