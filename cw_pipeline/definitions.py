@@ -43,7 +43,7 @@ def build_definitions(
                 region_name=region, table_name=settings.metrics_table, retention_days=settings.retention_days
             ),
             "notifier": AlertNotifier(region_name=region, topic_arn=settings.alerts_topic_arn, env=settings.env),
-            "monitored": MonitoredResources.from_settings(settings),
+            "monitored": MonitoredResources.from_settings(settings, region_name=region),
             "clock": PipelineClock(fixed_time=fixed_clock.isoformat() if fixed_clock else None),
             "window_frames": WindowFrameIOManager(base_dir=base),
         },

@@ -1,9 +1,11 @@
-"""Dagster resources: where the pipeline's I/O lives (CloudWatch reads, the metrics table, SNS).
+"""Dagster resources: where the pipeline's I/O lives (discovery, CloudWatch reads, the metrics table, SNS).
 
-Built on dagster-aws's `ResourceWithBoto3Configuration`, so region, endpoint, profile and retries are
-configured the dagster-aws way; left unset, boto3's standard configuration (``AWS_REGION`` /
-``AWS_DEFAULT_REGION``, ``AWS_ENDPOINT_URL``, profiles) decides where calls go. Every AWS error is
-re-raised as `AwsCallError`, whose message names the call and the resource it was made on.
+Configured like dagster-aws's ``ResourceWithBoto3Configuration`` (`aws_clients.Boto3Configuration`), so
+region, endpoint, profile and retries are set the dagster-aws way; left unset, boto3's standard
+configuration (``AWS_REGION`` / ``AWS_DEFAULT_REGION``, ``AWS_ENDPOINT_URL``, profiles) decides where
+calls go. Clients are shared by every resource of the process (`aws_clients`): one per service for a
+run, none built again by a warm invocation. Every AWS error is re-raised as `AwsCallError`, whose
+message names the call and the resource it was made on.
 """
 
 from __future__ import annotations
@@ -11,22 +13,30 @@ from __future__ import annotations
 import contextlib
 import json
 import math
+import random
+import time
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from decimal import Decimal
 
-import boto3
 from boto3.dynamodb.conditions import Key
 from botocore.exceptions import BotoCoreError, ClientError
 from dagster import ConfigurableResource
-from dagster_aws.utils import ResourceWithBoto3Configuration, construct_boto_client_retry_config
 from pydantic import Field, PrivateAttr
 
 from cw_pipeline import naming
 from cw_pipeline.catalog import SERVICES
 from cw_pipeline.cloudwatch import FetchResult, MetricQuery, fetch
-from cw_pipeline.config import MonitoredResource, Settings
+from cw_pipeline.config import Discovery, MonitoredResource, Settings
+from cw_pipeline.defs import aws_clients
+from cw_pipeline.defs.aws_clients import Boto3Configuration, construct_boto_client_retry_config
+from cw_pipeline.discovery import Discovered, discover
+
+BATCH_GET_KEYS = 100  # BatchGetItem's limit per call
+BATCH_GET_ATTEMPTS = 8  # calls for one batch of keys while DynamoDB leaves some unprocessed
+BATCH_GET_BACKOFF_SECONDS = 0.05  # doubled after every attempt, with jitter, at most the cap
+BATCH_GET_BACKOFF_CAP_SECONDS = 2.0
 
 
 class AwsCallError(RuntimeError):
@@ -56,13 +66,12 @@ class PipelineClock(ConfigurableResource):
         return datetime.now(UTC)
 
 
-class _Boto3Resource(ResourceWithBoto3Configuration):
-    # One boto3 client per AWS service for the life of this resource (one run): building one parses
-    # botocore's JSON service models, ~0.1-0.25 s each, far more than most calls cost.
-    _clients: dict = PrivateAttr(default_factory=dict)
+class _Boto3Resource(Boto3Configuration):
+    # Building a client parses botocore's JSON service models (~0.1-0.25 s), far more than most calls
+    # cost: clients are shared by the process, per service and configuration (`aws_clients`).
 
-    def _session(self) -> boto3.session.Session:
-        return boto3.session.Session(profile_name=self.profile_name)
+    def _session(self):
+        return aws_clients.session(self.profile_name)
 
     def _options(self) -> dict:
         return {
@@ -77,27 +86,51 @@ class _Boto3Resource(ResourceWithBoto3Configuration):
         }
 
     def client(self, service_name: str):
-        client = self._clients.get(service_name)
-        if client is None:
-            client = self._clients[service_name] = self._session().client(service_name, **self._options())
-        return client
+        options = self._options()
+        return aws_clients.shared(
+            "client", service_name, self.profile_name, options, lambda: self._session().client(service_name, **options)
+        )
 
 
-class MonitoredResources(ConfigurableResource):
-    """Which resources are watched: per service (``apigateway``, ``lambda``, ``rds``), their dimension values
-    (``CW_API_NAMES`` and its siblings in `cw_pipeline.catalog.SERVICES`)."""
+class MonitoredResources(_Boto3Resource):
+    """Which resources a run watches (`cw_pipeline.discovery`): per service (``apigateway``, ``lambda``,
+    ``rds``) the ``names`` listed, or those found by their ``tags`` or their recent metrics, less ``exclude``.
 
+    Discovery runs once per run, the first time a step asks; every later step of the run sees the same list.
+    """
+
+    discovery: str = Discovery.NAMES.value
     names: dict[str, list[str]] = Field(default_factory=dict)
+    tags: dict[str, list[str]] = Field(default_factory=dict)  # tag key -> accepted values
+    exclude: list[str] = Field(default_factory=list)  # glob patterns on ``name`` and ``service:name``
+    _discovered: list = PrivateAttr(default_factory=list)
 
     @classmethod
-    def from_settings(cls, settings: Settings) -> MonitoredResources:
+    def from_settings(cls, settings: Settings, **boto3_configuration) -> MonitoredResources:
         names: dict[str, list[str]] = {service.value: [] for service in SERVICES}
         for resource in settings.resources:
             names[resource.service.value].append(resource.name)
-        return cls(names=names)
+        tags: dict[str, list[str]] = {}
+        for key, value in settings.discovery_tags:
+            tags.setdefault(key, []).append(value)
+        return cls(
+            discovery=settings.discovery.value,
+            names=names,
+            tags=tags,
+            exclude=list(settings.exclude),
+            **boto3_configuration,
+        )
+
+    def discover(self) -> Discovered:
+        if not self._discovered:
+            mode = Discovery(self.discovery)
+            pairs = [(key, value) for key, values in self.tags.items() for value in values]
+            with aws_call(f"resource discovery (CW_DISCOVERY={mode.value})", self.region_name or "the default region"):
+                self._discovered.append(discover(mode, self.client, self.names, pairs, self.exclude))
+        return self._discovered[0]
 
     def resources(self) -> list[MonitoredResource]:
-        return [MonitoredResource(service, name) for service in SERVICES for name in self.names.get(service.value, [])]
+        return list(self.discover().resources)
 
 
 class CloudWatchMetrics(_Boto3Resource):
@@ -120,12 +153,11 @@ class MetricStore(_Boto3Resource):
     retention_days: int = 90
 
     def _table(self):
-        table = self._clients.get("dynamodb.Table")
-        if table is None:
-            table = self._clients["dynamodb.Table"] = (
-                self._session().resource("dynamodb", **self._options()).Table(self.table_name)
-            )
-        return table
+        options = self._options()
+        dynamodb = aws_clients.shared(
+            "resource", "dynamodb", self.profile_name, options, lambda: self._session().resource("dynamodb", **options)
+        )
+        return dynamodb.Table(self.table_name)
 
     def write(self, items: Iterable[dict]) -> int:
         """Write ``items``; returns the number of BatchWriteItem calls made."""
@@ -148,31 +180,72 @@ class MetricStore(_Boto3Resource):
     def read_items(self, keys: Iterable[tuple[str, str]]) -> StoredItems:
         """The items stored under ``keys`` (``(pk, sk)`` pairs) that exist, numbers as floats.
 
-        One Query per partition key over the range of its sort keys.
+        Each partition is read the cheaper way for its number of wanted keys. A partition with at least
+        `BATCH_GET_KEYS` of them (a backfill: one rule and resource over many windows) is read with one Query
+        over its sort-key range, one call where BatchGetItem would need one per 100 keys. Every other key
+        (a scheduled run: 3 windows for each of thousands of rule and resource pairs) goes into BatchGetItem
+        calls of 100 keys, instead of one Query per pair: 22 calls instead of 2,140 for 1,070 resources.
         """
-        by_pk: dict[str, list[str]] = {}
+        by_pk: dict[str, set[str]] = {}
         for pk, sk in keys:
-            by_pk.setdefault(pk, []).append(sk)
-        wanted = {(pk, sk) for pk, sks in by_pk.items() for sk in sks}
+            by_pk.setdefault(pk, set()).add(sk)
         found: dict[tuple[str, str], dict] = {}
+        calls = 0
+        batched: list[tuple[str, str]] = []
         for pk, sks in sorted(by_pk.items()):
-            for item in self.query_range(pk, min(sks), max(sks)):
-                if (item[naming.TABLE_PARTITION_KEY], item[naming.TABLE_SORT_KEY]) in wanted:
-                    found[(item[naming.TABLE_PARTITION_KEY], item[naming.TABLE_SORT_KEY])] = item
-        return StoredItems(found, len(by_pk))
+            if len(sks) < BATCH_GET_KEYS:
+                batched.extend((pk, sk) for sk in sorted(sks))
+                continue
+            items, pages = self._query_pages(pk, min(sks), max(sks))
+            calls += pages
+            sk_name = naming.TABLE_SORT_KEY
+            found.update({(pk, item[sk_name]): item for item in items if item[sk_name] in sks})
+        for offset in range(0, len(batched), BATCH_GET_KEYS):
+            calls += self._batch_get(batched[offset : offset + BATCH_GET_KEYS], found)
+        return StoredItems(found, calls)
+
+    def _batch_get(self, keys: list[tuple[str, str]], found: dict[tuple[str, str], dict]) -> int:
+        """One BatchGetItem of at most 100 ``keys`` into ``found``, its ``UnprocessedKeys`` asked again with
+        exponential backoff and jitter; fails naming the table after `BATCH_GET_ATTEMPTS` calls. Returns calls."""
+        client = self._table().meta.client
+        pk_name, sk_name = naming.TABLE_PARTITION_KEY, naming.TABLE_SORT_KEY
+        pending = [{pk_name: pk, sk_name: sk} for pk, sk in keys]
+        for attempt in range(1, BATCH_GET_ATTEMPTS + 1):
+            with aws_call("DynamoDB BatchGetItem", f"table {self.table_name}"):
+                response = client.batch_get_item(
+                    RequestItems={self.table_name: {"Keys": pending, "ConsistentRead": True}}
+                )
+            for item in response.get("Responses", {}).get(self.table_name, []):
+                found[(item[pk_name], item[sk_name])] = _from_dynamodb(item)
+            pending = response.get("UnprocessedKeys", {}).get(self.table_name, {}).get("Keys", [])
+            if not pending:
+                return attempt
+            if attempt < BATCH_GET_ATTEMPTS:
+                backoff = min(BATCH_GET_BACKOFF_CAP_SECONDS, BATCH_GET_BACKOFF_SECONDS * 2 ** (attempt - 1))
+                time.sleep(backoff * random.uniform(0.5, 1.0))
+        raise AwsCallError(
+            f"DynamoDB BatchGetItem on table {self.table_name} failed: {len(pending)} of {len(keys)} keys still "
+            f"unprocessed after {BATCH_GET_ATTEMPTS} attempts (the table is throttling reads); the run wrote no "
+            "evaluation, retry it or raise the table's read capacity"
+        )
 
     def query_range(self, pk: str, first_sk: str, last_sk: str) -> list[dict]:
         """Items of one partition whose sort key is in ``[first_sk, last_sk]``, numbers as floats."""
+        return self._query_pages(pk, first_sk, last_sk)[0]
+
+    def _query_pages(self, pk: str, first_sk: str, last_sk: str) -> tuple[list[dict], int]:
         table = self._table()
         items: list[dict] = []
         condition = Key(naming.TABLE_PARTITION_KEY).eq(pk) & Key(naming.TABLE_SORT_KEY).between(first_sk, last_sk)
         request: dict = {"KeyConditionExpression": condition, "ConsistentRead": True}
+        pages = 0
         with aws_call("DynamoDB Query", f"table {self.table_name}, pk {pk}"):
             while True:
                 page = table.query(**request)
+                pages += 1
                 items.extend(_from_dynamodb(item) for item in page.get("Items", []))
                 if "LastEvaluatedKey" not in page:
-                    return items
+                    return items, pages
                 request["ExclusiveStartKey"] = page["LastEvaluatedKey"]
 
 

@@ -45,7 +45,10 @@ def test_a_12_window_backfill_is_one_run_with_counted_calls(aws, pipeline):
     assert aws.calls[("dynamodb", "BatchWriteItem")] == math.ceil(aggregate_items / 25) + math.ceil(
         evaluation_items / 25
     )
-    assert aws.calls[("dynamodb", "Query")] == 6  # one per (rule, resource): previous and stored evaluations
+    # Stored states: 6 (rule, resource) pairs x (12 windows + the one before) = 78 keys, under 100 per partition,
+    # so one BatchGetItem of 100 keys reads them all instead of one Query per pair.
+    assert aws.calls[("dynamodb", "BatchGetItem")] == math.ceil(6 * 13 / 100)
+    assert aws.calls[("dynamodb", "Query")] == 0
     stored = [i for i in aws.items() if i["pk"] == "lambda#orders-handler"]
     assert sorted(i["sk"] for i in stored) == [f"2026-11-20T{12 + i // 12}:{(i * 5) % 60:02d}:00Z" for i in range(12)]
     assert all(i["invocations"] == 5 for i in stored)
