@@ -20,6 +20,7 @@ from __future__ import annotations
 import re
 from collections import Counter
 from collections.abc import Callable, Iterable, Mapping, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from fnmatch import fnmatchcase
 
@@ -31,6 +32,7 @@ SAMPLE_SIZE = 5
 RECENTLY_ACTIVE = "PT3H"
 RESOURCES_PER_PAGE = 100  # GetResources' maximum
 REST_APIS_PER_PAGE = 500  # GetRestApis' maximum
+LIST_CONCURRENCY = 8  # ListMetrics listings in flight at once
 
 
 def _rest_api_names(client_for: ClientFor, calls: Counter) -> dict[str, str]:
@@ -154,27 +156,41 @@ def by_tags(client_for: ClientFor, tags: Sequence[tuple[str, str]], calls: Count
 
 
 def by_metrics(client_for: ClientFor, calls: Counter) -> list[MonitoredResource]:
-    cloudwatch = client_for("cloudwatch")
+    """Every resource with a catalog metric published in the last three hours; the listings of the catalog's
+    (namespace, metric name) pairs are independent, so up to `LIST_CONCURRENCY` run at once."""
+    cloudwatch = client_for("cloudwatch")  # a client is thread-safe
+    pairs = list(dict.fromkeys((m.service, m.metric_name) for m in METRICS))
+    with ThreadPoolExecutor(max_workers=LIST_CONCURRENCY) as pool:
+        listed = list(pool.map(lambda pair: _recently_active(cloudwatch, *pair), pairs))
     found: dict[Service, set[str]] = {service: set() for service in SERVICES}
-    for service, metric_name in dict.fromkeys((m.service, m.metric_name) for m in METRICS):
-        spec = SERVICES[service]
-        request: dict = {
-            "Namespace": spec.namespace,
-            "MetricName": metric_name,
-            "Dimensions": [{"Name": spec.dimension_name}],
-            "RecentlyActive": RECENTLY_ACTIVE,
-        }
-        while True:
-            page = cloudwatch.list_metrics(**request)
-            calls["CloudWatch ListMetrics"] += 1
-            for metric in page.get("Metrics", []):
-                dimensions = metric.get("Dimensions", [])
-                if len(dimensions) == 1 and dimensions[0]["Name"] == spec.dimension_name:
-                    found[service].add(dimensions[0]["Value"])
-            if not page.get("NextToken"):
-                break
-            request["NextToken"] = page["NextToken"]
+    for (service, _), (names, pages) in zip(pairs, listed, strict=True):
+        found[service] |= names
+        calls["CloudWatch ListMetrics"] += pages
     return _in_order(found)
+
+
+def _recently_active(cloudwatch, service: Service, metric_name: str) -> tuple[set[str], int]:
+    """The dimension values of one catalog metric published recently, and the ListMetrics pages read."""
+    spec = SERVICES[service]
+    request: dict = {
+        "Namespace": spec.namespace,
+        "MetricName": metric_name,
+        "Dimensions": [{"Name": spec.dimension_name}],
+        "RecentlyActive": RECENTLY_ACTIVE,
+    }
+    names: set[str] = set()
+    pages = 0
+    while True:
+        page = cloudwatch.list_metrics(**request)
+        pages += 1
+        for metric in page.get("Metrics", []):
+            dimensions = metric.get("Dimensions", [])
+            # Only the metric with exactly the service's dimension is the one the pipeline's queries read.
+            if len(dimensions) == 1 and dimensions[0]["Name"] == spec.dimension_name:
+                names.add(dimensions[0]["Value"])
+        if not page.get("NextToken"):
+            return names, pages
+        request["NextToken"] = page["NextToken"]
 
 
 def is_excluded(resource: MonitoredResource, patterns: Iterable[str]) -> bool:
