@@ -6,11 +6,19 @@ Delivery failures are retried by the scheduler, function errors by Lambda's asyn
 end in one encrypted dead-letter queue. Reserved concurrency 1: runs never overlap. Its environment is
 the pipeline's own contract, ``cw_pipeline.config.Settings.as_environment()``, filled with the names of
 the resources created here.
+
+Which resources it watches is the ``discovery`` context value (``names``, the default: this stack's own
+API, function and database; ``tags``: what ``discoveryTags``, ``key=value,...``, selects; ``metrics``:
+every resource that published the catalog's metrics in the last 3 hours), less ``discoveryExclude``
+(glob patterns). The role is granted exactly the discovery calls of that mode, and ``tags`` adds the
+interface endpoints those calls need from the private subnets (Resource Groups Tagging API, API Gateway's
+management API). Memory and timeout come from `make bench` (docs/lambda.md, "Sizing").
 """
 
 from __future__ import annotations
 
-from aws_cdk import Duration, Stack
+from aws_cdk import ArnFormat, Duration, Stack
+from aws_cdk import aws_ec2 as ec2
 from aws_cdk import aws_iam as iam
 from aws_cdk import aws_lambda as lambda_
 from aws_cdk import aws_scheduler as scheduler
@@ -19,8 +27,8 @@ from aws_cdk import aws_sqs as sqs
 from constructs import Construct
 
 from cw_pipeline import naming
-from cw_pipeline.catalog import Service
-from cw_pipeline.config import MonitoredResource, Settings
+from cw_pipeline.catalog import SERVICES, Service
+from cw_pipeline.config import Discovery, Settings
 from cw_pipeline.windows import WINDOW_SECONDS
 from infra_cdk import packaging
 from infra_cdk.context import InfraContext
@@ -39,7 +47,24 @@ ASYNC_RETRY_ATTEMPTS = 2
 ASYNC_MAX_EVENT_AGE = Duration.hours(1)
 
 # What the pipeline calls: CloudWatch reads, the metrics table, the alerts topic (and the key behind both).
-CLOUDWATCH_ACTIONS = ["cloudwatch:GetMetricData", "cloudwatch:ListMetrics"]
+CLOUDWATCH_ACTIONS = ["cloudwatch:GetMetricData"]
+# What each discovery mode calls (cw_pipeline.discovery), on "*": none of them has resource-level permissions.
+DISCOVERY_ACTIONS: dict[Discovery, list[str]] = {
+    Discovery.NAMES: [],
+    Discovery.METRICS: ["cloudwatch:ListMetrics"],
+    Discovery.TAGS: ["tag:GetResources"],
+}
+# Tags mode maps REST API ids to names with GetRestApis: apigateway:GET on the collection of REST APIs only.
+REST_APIS_READ = "apigateway:GET"
+# The interface endpoints a mode's calls need from the private subnets (CloudWatch's is the network's own).
+DISCOVERY_ENDPOINTS: dict[Discovery, dict[str, str]] = {
+    Discovery.NAMES: {},
+    Discovery.METRICS: {},
+    Discovery.TAGS: {"Tagging": "tagging", "ApiGatewayManagement": "apigateway"},
+}
+DISCOVERY_CONTEXT = "discovery"
+DISCOVERY_TAGS_CONTEXT = "discoveryTags"
+DISCOVERY_EXCLUDE_CONTEXT = "discoveryExclude"
 TABLE_ACTIONS = [
     "dynamodb:BatchWriteItem",
     "dynamodb:PutItem",
@@ -84,11 +109,17 @@ class Pipeline(Construct):
             "invocations; an alarm fires as soon as a message lands in it.",
         )
 
-        self.settings = Settings(
-            env=ctx.env,
-            metrics_table=storage.table.table_name,
-            alerts_topic_arn=notifications.topic.topic_arn,
-            resources=tuple(MonitoredResource(service, name) for service, name in monitored.items()),
+        # The pipeline's own parser reads the discovery context, so a bad value fails the synth with its message.
+        self.settings = Settings.from_env(
+            {
+                "CW_ENV": ctx.env,
+                "CW_METRICS_TABLE": storage.table.table_name,
+                "CW_ALERTS_TOPIC_ARN": notifications.topic.topic_arn,
+                "CW_DISCOVERY": self._context(DISCOVERY_CONTEXT) or Discovery.NAMES.value,
+                "CW_DISCOVERY_TAGS": self._context(DISCOVERY_TAGS_CONTEXT),
+                "CW_EXCLUDE": self._context(DISCOVERY_EXCLUDE_CONTEXT),
+                **self._names(monitored),
+            }
         )
         self.environment = {
             **self.settings.as_environment(),
@@ -109,9 +140,30 @@ class Pipeline(Construct):
             ctx.name("aggregator-role"),
             "Aggregator Lambda: CloudWatch reads, the metrics table, the alerts topic, the key",
         )
+        discovery = self.settings.discovery
         self.role.add_to_policy(
-            iam.PolicyStatement(sid="ReadCloudWatchMetrics", actions=CLOUDWATCH_ACTIONS, resources=["*"])
+            iam.PolicyStatement(
+                sid="ReadMetricsAndDiscover", actions=CLOUDWATCH_ACTIONS + DISCOVERY_ACTIONS[discovery], resources=["*"]
+            )
         )
+        if discovery is Discovery.TAGS:
+            rest_apis = Stack.of(self).format_arn(
+                service="apigateway", account="", resource="/restapis", arn_format=ArnFormat.NO_RESOURCE_NAME
+            )
+            self.role.add_to_policy(
+                iam.PolicyStatement(sid="MapRestApiIdsToNames", actions=[REST_APIS_READ], resources=[rest_apis])
+            )
+        self.discovery_endpoints = {
+            name: network.vpc.add_interface_endpoint(
+                name,
+                service=ec2.InterfaceVpcEndpointAwsService(service),
+                subnets=PRIVATE,
+                private_dns_enabled=True,
+                security_groups=[network.endpoint_security_group],
+                open=False,
+            )
+            for name, service in DISCOVERY_ENDPOINTS[discovery].items()
+        }
         storage.table.grant(self.role, *TABLE_ACTIONS)
         self.role.add_to_policy(
             iam.PolicyStatement(sid="PublishAlerts", actions=["sns:Publish"], resources=[notifications.topic.topic_arn])
@@ -120,8 +172,9 @@ class Pipeline(Construct):
         acknowledge(
             self.role,
             "IAM5[Resource::*]",
-            "cloudwatch:GetMetricData and cloudwatch:ListMetrics support no resource-level permissions; "
-            "they are the only actions granted on '*', and they only read metrics.",
+            "cloudwatch:GetMetricData and the discovery mode's own call (cloudwatch:ListMetrics or "
+            "tag:GetResources) support no resource-level permissions; they are the only actions granted on "
+            "'*', and they only read metrics or tags.",
         )
 
         log_group = encryption.log_group(self, "FunctionLogs", f"/aws/lambda/{self.function_name}")
@@ -181,3 +234,13 @@ class Pipeline(Construct):
                 role=self.scheduler_role,
             ),
         )
+
+    def _context(self, key: str) -> str:
+        raw = self.node.try_get_context(key)
+        return ",".join(map(str, raw)) if isinstance(raw, list | tuple) else str(raw or "").strip()
+
+    def _names(self, monitored: dict[Service, str]) -> dict[str, str]:
+        """The name lists of ``names`` mode (this stack's own resources); other modes find their own."""
+        if (self._context(DISCOVERY_CONTEXT).lower() or Discovery.NAMES.value) != Discovery.NAMES.value:
+            return {}
+        return {SERVICES[service].config_variable: name for service, name in monitored.items()}
