@@ -36,7 +36,7 @@ from cw_pipeline.defs.aws_clients import Boto3Configuration, construct_boto_clie
 from cw_pipeline.discovery import Discovered, discover
 
 BATCH_GET_KEYS = 100  # BatchGetItem's limit per call
-BATCH_GET_ATTEMPTS = 8  # calls for one batch of keys while DynamoDB leaves some unprocessed
+BATCH_GET_ATTEMPTS = 6  # calls for one batch of keys while DynamoDB leaves some unprocessed
 BATCH_GET_BACKOFF_SECONDS = 0.05  # doubled after every attempt, with jitter, at most the cap
 BATCH_GET_BACKOFF_CAP_SECONDS = 2.0
 READ_CONCURRENCY = 8  # stored-state reads in flight at once
