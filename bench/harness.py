@@ -2,21 +2,21 @@
 
 Each command runs ``warmup`` times uncounted, then ``runs`` times counted; with two commands they alternate
 (A B A B ...) so that a drift in the machine's speed hits both, and the ratio A/B is taken pair by pair.
-A run's figures come from ``wait4``: wall seconds (monotonic clock around the process), user and system
-CPU seconds, and peak resident memory of the process (``ru_maxrss``). Medians are what is quoted.
+A run's figures: wall seconds (monotonic clock around the process), and user and system CPU seconds and peak
+resident memory as GNU time reports them (the kernel's ``wait4`` accounting). Medians are what is quoted.
 """
 
 from __future__ import annotations
 
-import os
 import statistics
 import subprocess
-import threading
+import tempfile
 import time
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 
 FIGURES = ("wall_s", "user_s", "sys_s", "max_rss_mib")
+TIME = "/usr/bin/time"  # GNU time: the kernel's accounting of the process it starts
 
 
 @dataclass
@@ -61,14 +61,22 @@ def measure(
     runs: int = 5,
     warmup: int = 1,
     timeout: float = 600.0,
+    observe: Callable[[], float] | None = None,
 ) -> Comparison:
-    """Run ``a`` (and ``b``, alternating) ``warmup`` + ``runs`` times; the counted samples of each."""
+    """Run ``a`` (and ``b``, alternating) ``warmup`` + ``runs`` times; the counted samples of each.
+
+    ``observe`` (seconds of CPU another process has used, e.g. the emulator's) is read around every run:
+    its increase is the sample's ``other_cpu_s``.
+    """
     first, second = Runs(a[0], list(a[1])), (Runs(b[0], list(b[1])) if b else None)
     for index in range(warmup + runs):
         for target in (first, second):
             if target is None:
                 continue
+            before = observe() if observe else 0.0
             sample, output = _timed(target.argv, env, cwd, timeout)
+            if observe:
+                sample["other_cpu_s"] = observe() - before
             if index >= warmup:
                 target.samples.append(sample)
                 lines = [line for line in output.splitlines() if line.strip()]
@@ -77,28 +85,27 @@ def measure(
 
 
 def _timed(argv: Sequence[str], env: Mapping[str, str], cwd: str, timeout: float) -> tuple[dict[str, float], str]:
-    """One run of ``argv``: its wall time and the kernel's CPU and peak-memory accounting of that process."""
-    read_end, write_end = os.pipe()
-    started = time.monotonic()
-    process = subprocess.Popen(list(argv), env=dict(env), cwd=cwd, stdout=write_end, stderr=subprocess.STDOUT)
-    os.close(write_end)
-    killer = threading.Timer(timeout, process.kill)
-    killer.start()
-    try:
-        with os.fdopen(read_end, "rb") as pipe:
-            output = pipe.read().decode(errors="replace")
-        # Reaped here, not by Popen: wait4 returns the kernel's accounting of this one process.
-        _, status, usage = os.wait4(process.pid, 0)
-    finally:
-        killer.cancel()
-    wall = time.monotonic() - started
-    process.returncode = code = os.waitstatus_to_exitcode(status)
-    if code != 0:
-        raise CommandFailed(f"{' '.join(argv)} exited with {code} after {wall:.0f} s:\n{output[-4000:]}")
-    sample = {
-        "wall_s": wall,
-        "user_s": usage.ru_utime,
-        "sys_s": usage.ru_stime,
-        "max_rss_mib": usage.ru_maxrss / 1024,  # kilobytes on Linux
-    }
+    """One run of ``argv``: its wall time, and the CPU and peak memory GNU time reports for it.
+
+    The command is started by ``/usr/bin/time`` (a small process) rather than forked from this one: Linux
+    counts the memory a process held before ``exec`` in its peak RSS, so a child forked from this large
+    process would report this process's size.
+    """
+    with tempfile.NamedTemporaryFile(mode="r", suffix=".time") as figures:
+        command = [TIME, "-o", figures.name, "-f", "%U %S %M", *argv]
+        started = time.monotonic()
+        try:
+            completed = subprocess.run(
+                command, env=dict(env), cwd=cwd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, timeout=timeout
+            )
+        except subprocess.TimeoutExpired:
+            raise CommandFailed(f"{' '.join(argv)} ran past {timeout:.0f} s") from None
+        wall = time.monotonic() - started
+        output = completed.stdout.decode(errors="replace")
+        if completed.returncode != 0:
+            raise CommandFailed(
+                f"{' '.join(argv)} exited with {completed.returncode} after {wall:.0f} s:\n{output[-4000:]}"
+            )
+        user, system, max_rss_kib = figures.read().split()[-3:]
+    sample = {"wall_s": wall, "user_s": float(user), "sys_s": float(system), "max_rss_mib": int(max_rss_kib) / 1024}
     return sample, output

@@ -15,7 +15,7 @@ from datetime import UTC, datetime, timedelta
 from cw_local import estate
 from cw_local.emulator import Emulator
 from cw_local.provision import provision
-from cw_pipeline.windows import WINDOW, floor_to_window
+from cw_pipeline.windows import WINDOW, floor_to_window, settled_windows, windows_between
 
 BASELINE_ENV = "base"  # the yardstick writes to cw-analytics-base-metrics and publishes to its own topic
 BACKFILL_DAYS = 7
@@ -77,6 +77,16 @@ def large_estate(emulator: Emulator, now: datetime, functions: int = 1000, apis:
     scheduled = {"scheduled_time": _iso(end + timedelta(seconds=120))}
     name = f"estate {functions}/{apis}/{databases}, scheduled (2 windows)"
     return Scenario(name, scheduled, pipeline_env, baseline_env, 2), fleet
+
+
+def windows_of(event: dict) -> list[datetime]:
+    """The window starts an event of these scenarios runs (default settle time and lookback)."""
+    if "backfill" in event:
+        span = event["backfill"]
+        windows = windows_between(datetime.fromisoformat(span["start"]), datetime.fromisoformat(span["end"]))
+    else:
+        windows = settled_windows(datetime.fromisoformat(event["scheduled_time"]), 120, 1)
+    return [window.start for window in windows]
 
 
 def _iso(moment: datetime) -> str:
