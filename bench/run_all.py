@@ -94,6 +94,11 @@ def seed_stack(runs: int, results: dict) -> None:
         floor = subprocess.run(_command("bench.dagster_floor", "--runs", str(max(runs, 7))), env=_env({}, home),
                                cwd=ROOT, capture_output=True, text=True, check=True)  # fmt: skip
         results["floor"] = json.loads(floor.stdout.strip().splitlines()[-1])
+        floor = subprocess.run(
+            _command("bench.dagster_floor", "--runs", "3", "--windows", str(backfill.windows)),
+            env=_env({}, home), cwd=ROOT, capture_output=True, text=True, check=True,
+        )  # fmt: skip
+        results["backfill_floor"] = json.loads(floor.stdout.strip().splitlines()[-1])
         results["backfill"] = _pair(backfill, home, runs, emulator, 900)
         results["backfill_windows"] = backfill.windows
 

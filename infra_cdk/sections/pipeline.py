@@ -39,8 +39,12 @@ from infra_cdk.sections.notifications import Notifications
 from infra_cdk.sections.storage import Storage
 
 SCHEDULE_RATE = Duration.minutes(WINDOW_SECONDS // 60)  # one run per 5-minute window
+# From `make bench` (docs/lambda.md, "Sizing"): the runs are CPU-bound on one thread and peak at 200 MiB (the
+# 1,070-resource estate, 2 windows) and 430 MiB (a 7-day backfill of the seed stack). 1,769 MB is where Lambda
+# gives a whole vCPU, so CPU, not memory, is what this buys. 5 minutes is over 3x the longest run the
+# defaults allow (a 14-day backfill of the seed stack, ~2x the 7-day one's 45 s here).
 TIMEOUT = Duration.minutes(5)
-MEMORY_MB = 1536
+MEMORY_MB = 1769
 SCHEDULER_RETRY_ATTEMPTS = 3
 SCHEDULER_MAX_EVENT_AGE = Duration.minutes(10)
 ASYNC_RETRY_ATTEMPTS = 2
