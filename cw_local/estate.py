@@ -42,6 +42,7 @@ MAX_ITEMS_PER_CALL = 1000  # PutMetricData's limit
 MAX_VALUES_PER_ITEM = 150
 PAYLOAD_BUDGET_BYTES = 600_000  # well under PutMetricData's 1 MB request limit
 ESTATE_TAG = ("estate", "bench")
+FUNCTION_ROLE = "estate-function-role"
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 _A, _L, _R = Service.APIGATEWAY, Service.LAMBDA, Service.RDS
 
@@ -254,7 +255,10 @@ def create_tagged_resources(session, estate: Estate, tags: dict[str, str] | None
     """Create the estate's functions, databases and REST APIs in an emulator, tagged with ``tags``."""
     tags = tags or dict([ESTATE_TAG])
     iam = session.client("iam")
-    role = iam.create_role(RoleName="estate-function-role", AssumeRolePolicyDocument="{}")["Role"]["Arn"]
+    try:
+        role = iam.get_role(RoleName=FUNCTION_ROLE)["Role"]["Arn"]
+    except iam.exceptions.NoSuchEntityException:
+        role = iam.create_role(RoleName=FUNCTION_ROLE, AssumeRolePolicyDocument="{}")["Role"]["Arn"]
     archive = io.BytesIO()
     with zipfile.ZipFile(archive, "w") as bundle:
         bundle.writestr("handler.py", "def handler(event, context):\n    return None\n")
