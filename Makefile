@@ -76,13 +76,10 @@ synth: install
 	cd infra_cdk && ../$(BIN)/python app.py -c env=$(ENV_NAME) $(if $(ALERT_EMAIL),-c alertEmail=$(ALERT_EMAIL)) --output cdk.out
 	$(BIN)/cfn-lint --non-zero-exit-code error infra_cdk/cdk.out/*.template.json
 
-## Cold start of the aggregator Lambda (import + first run, fresh processes, in-process moto): see docs/lambda.md.
-.PHONY: bench-cold-start
-bench-cold-start: install
-	$(BIN)/python bench/cold_start.py --samples 5
-
-## Every benchmark; the figures and the machine they ran on go into the README.
-.PHONY: bench bench-pipeline
-bench-pipeline: install
-	$(BIN)/python -W ignore bench/pipeline_backfill.py --hours 24
-bench: bench-pipeline bench-cold-start bench-api
+## Every benchmark on the local emulator (the seed stack cold, warm and over a 7-day backfill, the
+## 1,000-function estate, the API load test), each pipeline figure beside the plain-boto3 baseline's in the
+## same run; writes docs/benchmarks.md. About 15 minutes: make bench [BENCH_ARGS="--runs 7 --skip-api"]
+.PHONY: bench
+bench: install
+	bash scripts/ensure-postgres.sh
+	$(BIN)/python -m bench.run_all $(BENCH_ARGS)

@@ -1,7 +1,9 @@
 """The local AWS emulator: moto over HTTP with percentile support and the pipeline's resources.
 
 Run ``python -m cw_local.emulator [--port 5000] [--host 127.0.0.1] [--env dev]``. It serves
-moto (``moto.server.ThreadedMotoServer``) with `cw_local.percentiles` installed, creates
+moto (``moto.server.ThreadedMotoServer``) with `cw_local.percentiles` (percentiles, an indexed
+GetMetricData and ListMetrics), `cw_local.tagging` (REST APIs in the tagging API) and
+`cw_local.fast_dynamodb` (a Query reads one partition; item responses written as plain JSON) installed, creates
 the metrics table, the alerts topic and its inbox queue with `cw_local.provision`, prints
 ONE line of JSON on stdout::
 
@@ -34,7 +36,7 @@ from dataclasses import dataclass, field
 
 import boto3
 
-from cw_local import percentiles
+from cw_local import fast_dynamodb, percentiles, tagging
 from cw_local.fakes import DUMMY_CREDENTIALS
 from cw_local.provision import ProvisionedResources, provision
 from cw_pipeline import naming
@@ -176,6 +178,8 @@ def main(argv: Sequence[str] | None = None) -> int:
 
     logging.getLogger("werkzeug").setLevel(logging.WARNING)  # no line per request on stderr
     percentiles.install()
+    tagging.install()
+    fast_dynamodb.install()
     server = _start_server(args.host, args.port)
     if server is None:  # lost a race for the port between the check and the bind
         return _refuse_port(args.host, args.port)

@@ -7,12 +7,13 @@ latency and Lambda duration, so `install()` replaces two methods of moto's ``Clo
 ``put_metric_data``
     Same validation and storage as moto, plus AWS's size limits (at most 1000 ``MetricData`` items per
     call, at most 150 entries in a ``Values`` array) so that a publisher that breaks them fails here as
-    it would on AWS. ``Values=[v...]`` with ``Counts=[c...]`` is stored as one weighted sample per pair
-    (moto stores ``c`` copies, which is correct but grows memory with the counts). A value with count 3
-    weighs three samples in every statistic: Sum, SampleCount, Average and percentiles.
+    it would on AWS. ``Values=[v...]`` with ``Counts=[c...]`` is stored as one datum holding its
+    ``(value, count)`` pairs (moto stores ``c`` copies of every value, which is correct but grows memory
+    with the counts). A value with count 3 weighs three samples in every statistic: Sum, SampleCount,
+    Average and percentiles.
 
 ``get_metric_data``
-    ``MetricStat`` queries are answered from a per-backend index (namespace, metric name, dimension
+    ``MetricStat`` queries are answered from `cw_local.metric_index` (namespace, metric name, dimension
     set -> samples sorted by time), so one query costs O(log n + samples in its time range) instead of
     moto's O(periods x all stored datapoints). Metric-math and Metrics-Insights queries keep moto's
     behaviour. Differences from moto:
@@ -35,20 +36,21 @@ Percentile definition (nearest rank on the raw samples)
     ``StatisticValues`` sets returns no percentile datapoint, as on AWS. With non-integer counts the
     rank generalises to the first value whose cumulative count reaches ``P * n / 100``.
 
-`install()` patches the class, so it is effective for ``mock_aws`` and for a
+``list_metrics``
+    Answered from the same index (`cw_local.metric_index.list_metrics`), with ``RecentlyActive=PT3H``
+    honoured (moto ignores it): only metrics published to in the last three hours.
+
+`install()` patches the classes, so it is effective for ``mock_aws`` and for a
 ``moto.server.ThreadedMotoServer`` running in the same process, whichever starts first; calling it
 again does nothing.
 """
 
 from __future__ import annotations
 
-import bisect
 import math
 import re
-import threading
 from collections.abc import Iterable
-from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from fractions import Fraction
 from typing import Any
 
@@ -60,6 +62,10 @@ from moto.cloudwatch.models import (
     MetricDatum,
     MetricDatumBase,
 )
+from moto.cloudwatch.responses import CloudWatchResponse
+from moto.core.responses import ActionResult
+
+from cw_local.metric_index import LOCK, MetricIndex, dimension_key, index_of, list_metrics, naive_utc, record_published
 
 MAX_METRIC_DATA_PER_CALL = 1000
 MAX_VALUES_PER_DATUM = 150
@@ -68,27 +74,23 @@ BASIC_STATISTICS = frozenset({"Sum", "Average", "Minimum", "Maximum", "SampleCou
 _PERCENTILE = re.compile(r"^p(\d{1,3}(?:\.\d+)?)$")
 
 _MARKER = "_cw_pipeline_percentiles_installed"
-_INDEX_ATTRIBUTE = "_cw_pipeline_metric_index"
-# ThreadedMotoServer serves requests on several threads; the index is shared per backend.
-_LOCK = threading.RLock()
 
 _original_put_metric_data = CloudWatchBackend.put_metric_data
 _original_get_metric_data = CloudWatchBackend.get_metric_data
 
 
-class WeightedDatum(MetricAggregatedDatum):
-    """One ``Values[i]`` published with ``Counts[i]``: a raw value that weighs ``count`` samples.
+class DistributionDatum(MetricAggregatedDatum):
+    """One ``Values``/``Counts`` item: raw values, each weighing its count in samples.
 
-    It is a statistic set with min = max = value, so moto's own GetMetricStatistics and ListMetrics
-    keep working on it; this module additionally knows its raw value for percentiles.
+    It is also a statistic set (minimum, maximum, sum and sample count over its samples), so moto's own
+    GetMetricStatistics keeps working on it; this module additionally knows its raw values for percentiles.
     """
 
     def __init__(
         self,
         namespace: str,
         name: str,
-        value: float,
-        count: float,
+        samples: list[tuple[float, float]],
         dimensions: list[dict[str, str]],
         timestamp: datetime | None,
         unit: Any = None,
@@ -96,25 +98,25 @@ class WeightedDatum(MetricAggregatedDatum):
         super().__init__(
             namespace,
             name,
-            min_stat=value,
-            max_stat=value,
-            sample_count=count,
-            sum_stat=value * count,
+            min_stat=min(value for value, _ in samples),
+            max_stat=max(value for value, _ in samples),
+            sample_count=math.fsum(count for _, count in samples),
+            sum_stat=math.fsum(value * count for value, count in samples),
             dimensions=dimensions,
             timestamp=timestamp,
             unit=unit,
         )
-        self.value = value
-        self.count = count
+        self.samples = samples
 
 
 def install() -> None:
-    """Patch moto's ``CloudWatchBackend`` (idempotent; see the module docstring for what changes)."""
-    with _LOCK:
+    """Patch moto's CloudWatch backend and ListMetrics response (idempotent; see the module docstring)."""
+    with LOCK:
         if getattr(CloudWatchBackend, _MARKER, False):
             return
         CloudWatchBackend.put_metric_data = _put_metric_data
         CloudWatchBackend.get_metric_data = _get_metric_data
+        CloudWatchResponse.list_metrics = _list_metrics_response
         setattr(CloudWatchBackend, _MARKER, True)
 
 
@@ -173,87 +175,37 @@ def _put_metric_data(self: CloudWatchBackend, namespace: str, metric_data: list[
             continue
         values = [float(v) for v in metric["Values"]]
         counts = [float(c) for c in (metric.get("Counts") or [1.0] * len(values))]
-        for value, count in zip(values, counts, strict=True):
-            if count <= 0:
-                continue  # a value published zero times is no sample
+        # A value published zero times is no sample.
+        samples = [(value, count) for value, count in zip(values, counts, strict=True) if count > 0]
+        if samples:
             stored.append(
-                WeightedDatum(
+                DistributionDatum(
                     namespace,
                     metric["MetricName"],
-                    value,
-                    count,
+                    samples,
                     metric.get("Dimensions") or [],
                     metric.get("Timestamp"),
                     metric.get("Unit"),
                 )
             )
     others = [metric for metric in metric_data if not metric.get("Values")]
-    with _LOCK:
+    with LOCK:
         if others:
             _original_put_metric_data(self, namespace, others)
         self.metric_data.extend(stored)
+    record_published(self, namespace, metric_data)
 
 
-# --- the index --------------------------------------------------------------------------------------
-
-_DimensionKey = frozenset[tuple[str, str]]
-
-
-@dataclass
-class _Series:
-    """Samples of one (namespace, metric, dimension set), kept sorted by timestamp for bisect."""
-
-    timestamps: list[datetime] = field(default_factory=list)
-    data: list[MetricDatumBase] = field(default_factory=list)
-
-    def add(self, timestamp: datetime, datum: MetricDatumBase) -> None:
-        if not self.timestamps or timestamp >= self.timestamps[-1]:
-            self.timestamps.append(timestamp)
-            self.data.append(datum)
-        else:  # late or back-filled data: rare, an O(n) insert is fine
-            position = bisect.bisect_right(self.timestamps, timestamp)
-            self.timestamps.insert(position, timestamp)
-            self.data.insert(position, datum)
-
-    def between(self, start: datetime, end: datetime) -> Iterable[tuple[datetime, MetricDatumBase]]:
-        low = bisect.bisect_left(self.timestamps, start)
-        high = bisect.bisect_left(self.timestamps, end)
-        return zip(self.timestamps[low:high], self.data[low:high], strict=True)
-
-
-@dataclass
-class _MetricIndex:
-    source: list[MetricDatumBase]  # the backend's metric_data list this index was built from
-    indexed: int = 0
-    series: dict[tuple[str, str], dict[_DimensionKey, _Series]] = field(default_factory=dict)
-
-    def catch_up(self) -> None:
-        for datum in self.source[self.indexed :]:
-            by_dimensions = self.series.setdefault((datum.namespace, datum.name), {})
-            key = _dimension_key(datum)
-            by_dimensions.setdefault(key, _Series()).add(_naive_utc(datum.timestamp), datum)
-        self.indexed = len(self.source)
-
-
-def _index(backend: CloudWatchBackend) -> _MetricIndex:
-    index: _MetricIndex | None = backend.__dict__.get(_INDEX_ATTRIBUTE)
-    # metric_data is append-only except when something replaces or truncates it: rebuild then.
-    if index is None or index.source is not backend.metric_data or index.indexed > len(backend.metric_data):
-        index = _MetricIndex(source=backend.metric_data)
-        backend.__dict__[_INDEX_ATTRIBUTE] = index
-    index.catch_up()
-    return index
-
-
-def _dimension_key(datum: MetricDatumBase) -> _DimensionKey:
-    return frozenset((d.name, d.value) for d in datum.dimensions)
-
-
-def _naive_utc(moment: datetime) -> datetime:
-    # moto stores and compares naive UTC datetimes; aware ones are converted so the two never mix.
-    if moment.tzinfo is None:
-        return moment
-    return moment.astimezone(UTC).replace(tzinfo=None)
+def _list_metrics_response(self: CloudWatchResponse) -> ActionResult:
+    next_token, metrics = list_metrics(
+        self.cloudwatch_backend,
+        self._get_param("NextToken"),
+        self._get_param("Namespace"),
+        self._get_param("MetricName"),
+        self._get_params().get("Dimensions", []),
+        self._get_param("RecentlyActive"),
+    )
+    return ActionResult({"Metrics": metrics, "NextToken": next_token})
 
 
 # --- GetMetricData ----------------------------------------------------------------------------------
@@ -266,8 +218,8 @@ def _get_metric_data(
     end_time: datetime,
     scan_by: str = "TimestampAscending",
 ) -> list[dict[str, Any]]:
-    start = _naive_utc(start_time).replace(microsecond=0)
-    end = _naive_utc(end_time).replace(microsecond=0)
+    start = naive_utc(start_time).replace(microsecond=0)
+    end = naive_utc(end_time).replace(microsecond=0)
     if start > end:
         raise ValidationError("The parameter EndTime must be greater than StartTime.")
     if start == end:
@@ -278,8 +230,8 @@ def _get_metric_data(
             _validate_stat(query["MetricStat"]["Stat"])
 
     stat_results: dict[str, dict[str, Any]] = {}
-    with _LOCK:
-        index = _index(self)
+    with LOCK:
+        index = index_of(self)
         # Metrics from moto's built-in providers are not in metric_data; they are few, scan them.
         provided = self.aws_metric_data
         for query in queries:
@@ -317,7 +269,7 @@ def _validate_stat(stat: str) -> None:
 
 
 def _answer_stat_query(
-    index: _MetricIndex,
+    index: MetricIndex,
     provided: list[MetricDatumBase],
     query: dict[str, Any],
     start: datetime,
@@ -330,7 +282,7 @@ def _answer_stat_query(
     stat = metric_stat["Stat"]
     unit = metric_stat.get("Unit")
     period = timedelta(seconds=int(metric_stat["Period"]))
-    wanted: _DimensionKey | None = (
+    wanted: frozenset[tuple[str, str]] | None = (
         frozenset((d["Name"], d["Value"]) for d in metric["Dimensions"]) if metric.get("Dimensions") else None
     )
 
@@ -345,11 +297,11 @@ def _answer_stat_query(
                 continue
             buckets.setdefault((timestamp - start) // period, []).append(datum)
     for datum in provided:
-        timestamp = _naive_utc(datum.timestamp)
+        timestamp = naive_utc(datum.timestamp)
         if (
             datum.namespace == namespace
             and datum.name == name
-            and (wanted is None or _dimension_key(datum) == wanted)
+            and (wanted is None or dimension_key(datum) == wanted)
             and (not unit or datum.unit == unit)
             and start <= timestamp < end
         ):
@@ -373,8 +325,8 @@ def _statistic(data: list[MetricDatumBase], stat: str) -> float | None:
     raw: list[tuple[float, float]] = []  # (value, count) of every raw sample
     sets: list[MetricAggregatedDatum] = []  # statistic sets published without raw values
     for datum in data:
-        if isinstance(datum, WeightedDatum):
-            raw.append((datum.value, datum.count))
+        if isinstance(datum, DistributionDatum):
+            raw.extend(datum.samples)
         elif isinstance(datum, MetricDatum):
             raw.append((float(datum.value), 1.0))
         elif isinstance(datum, MetricAggregatedDatum):

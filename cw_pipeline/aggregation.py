@@ -1,6 +1,9 @@
 """From CloudWatch datapoints to aggregates: one record per monitored resource per window.
 
 Pure functions over pandas frames; the catalog decides units and what a missing datapoint means.
+The work is vectorised over whole columns (no per-resource filtering), and done one time slice of
+`SLICE_WINDOWS` windows at a time, so a long backfill's intermediate frames (the pivot, the grid of
+every resource and window) stay the size of one slice, not of the whole range.
 """
 
 from __future__ import annotations
@@ -9,14 +12,18 @@ import math
 from collections.abc import Sequence
 from datetime import datetime, timedelta
 
+import numpy as np
 import pandas as pd
 
 from cw_pipeline import naming
 from cw_pipeline.catalog import METRICS, RATIOS, Service, WhenMissing, attributes_for
 from cw_pipeline.config import MonitoredResource
-from cw_pipeline.windows import Window
+from cw_pipeline.windows import WINDOW, Window
 
 KEY_COLUMNS = ("service", "resource", "window_start")
+SLICE_WINDOWS = 288  # one day of 5-minute windows
+ATTRIBUTES = tuple(dict.fromkeys([m.attribute for m in METRICS] + [r.attribute for r in RATIOS]))
+_SCALED = {(m.service.value, m.attribute): m.scale for m in METRICS if m.scale != 1.0}
 
 
 def aggregate(
@@ -27,56 +34,94 @@ def aggregate(
     Columns: ``service``, ``resource``, ``window_start`` and every catalog attribute; an absent value
     is NaN. Counts without datapoints are 0; ratios over a zero or absent denominator are NaN.
     """
-    grid = pd.DataFrame(
-        [(r.service.value, r.name, w.start) for r in resources for w in windows], columns=list(KEY_COLUMNS)
-    )
-    grid["window_start"] = pd.to_datetime(grid["window_start"], utc=True)
-    scales = {(m.service.value, m.attribute): m.scale for m in METRICS}
-    if datapoints.empty:
-        wide = grid
-    else:
-        scaled = datapoints.assign(
-            value=[v * scales[(s, a)] for s, a, v in zip(datapoints["service"], datapoints["attribute"],
-                                                          datapoints["value"], strict=True)]
-        )  # fmt: skip
-        pivot = scaled.pivot_table(index=list(KEY_COLUMNS), columns="attribute", values="value", aggfunc="last")
-        wide = grid.merge(pivot.reset_index(), on=list(KEY_COLUMNS), how="left")
-    for metric in METRICS:
-        if metric.attribute not in wide.columns:
-            wide[metric.attribute] = math.nan
-        if metric.when_missing is WhenMissing.ZERO:
-            of_service = wide["service"] == metric.service.value
-            wide.loc[of_service, metric.attribute] = wide.loc[of_service, metric.attribute].fillna(0.0)
-    for ratio in RATIOS:
-        of_service = wide["service"] == ratio.service.value
-        numerator = wide.loc[of_service, list(ratio.numerators)].sum(axis=1, min_count=len(ratio.numerators))
-        denominator = wide.loc[of_service, ratio.denominator]
-        value = ratio.scale * numerator / denominator.where(denominator > 0)
-        if ratio.attribute not in wide.columns:
-            wide[ratio.attribute] = math.nan
-        wide.loc[of_service, ratio.attribute] = value
+    windows = sorted(windows)
+    if not windows or not resources:
+        return pd.DataFrame(columns=[*KEY_COLUMNS, *ATTRIBUTES])
+    slices = [windows[i : i + SLICE_WINDOWS] for i in range(0, len(windows), SLICE_WINDOWS)]
+    parts: dict[int, pd.DataFrame] = {}
+    if len(slices) == 1:
+        parts = {0: datapoints}
+    elif not datapoints.empty:
+        # Group once: the slice of each datapoint from its window, then one frame per slice.
+        slice_length = pd.Timedelta(WINDOW * SLICE_WINDOWS)
+        first = pd.Timestamp(windows[0].start)
+        number = ((pd.to_datetime(datapoints["window_start"], utc=True) - first) // slice_length).to_numpy()
+        parts = {int(key): part for key, part in datapoints.groupby(number, sort=False)}
+    frames = [_aggregate_slice(parts.get(index), resources, part) for index, part in enumerate(slices)]
+    wide = pd.concat(frames, ignore_index=True) if len(frames) > 1 else frames[0]
     return wide.sort_values(list(KEY_COLUMNS)).reset_index(drop=True)
+
+
+def _aggregate_slice(
+    datapoints: pd.DataFrame | None, resources: Sequence[MonitoredResource], windows: Sequence[Window]
+) -> pd.DataFrame:
+    keys = list(dict.fromkeys((r.service.value, r.name) for r in resources))
+    starts = pd.DatetimeIndex([w.start for w in windows]).tz_convert("UTC")
+    wide = pd.DataFrame(
+        {
+            "service": np.repeat(np.array([service for service, _ in keys], dtype=object), len(starts)),
+            "resource": np.repeat(np.array([name for _, name in keys], dtype=object), len(starts)),
+            "window_start": np.tile(starts, len(keys)),
+        }
+    )
+    values = pd.DataFrame(np.nan, index=wide.index, columns=list(ATTRIBUTES))
+    if datapoints is not None and not datapoints.empty:
+        value = datapoints["value"].to_numpy(dtype=float, copy=True)
+        service_column, attribute_column = datapoints["service"].to_numpy(), datapoints["attribute"].to_numpy()
+        for (service, attribute), scale in _SCALED.items():
+            value[(attribute_column == attribute) & (service_column == service)] *= scale
+        latest = datapoints.assign(
+            window_start=pd.to_datetime(datapoints["window_start"], utc=True), value=value
+        ).drop_duplicates(subset=[*KEY_COLUMNS, "attribute"], keep="last")
+        pivot = latest.set_index([*KEY_COLUMNS, "attribute"])["value"].unstack("attribute")
+        positions = pd.MultiIndex.from_arrays([wide["service"], wide["resource"], wide["window_start"]])
+        aligned = pivot.reindex(positions)
+        for attribute in aligned.columns:
+            values[attribute] = aligned[attribute].to_numpy()
+    of_service = {service.value: (wide["service"] == service.value).to_numpy() for service in Service}
+    for metric in METRICS:
+        if metric.when_missing is WhenMissing.ZERO:
+            column = values[metric.attribute].to_numpy(copy=True)
+            column[of_service[metric.service.value] & np.isnan(column)] = 0.0
+            values[metric.attribute] = column
+    for ratio in RATIOS:
+        rows = of_service[ratio.service.value]
+        numerator = values.loc[rows, list(ratio.numerators)].sum(axis=1, min_count=len(ratio.numerators))
+        denominator = values.loc[rows, ratio.denominator]
+        values.loc[rows, ratio.attribute] = ratio.scale * numerator / denominator.where(denominator > 0)
+    return pd.concat([wide, values], axis=1)
 
 
 def aggregate_items(aggregates: pd.DataFrame, run_id: str, collected_at: datetime, retention_days: int) -> list[dict]:
     """The aggregates as items of the metrics table (the README's data contract), absent values left out."""
+    collected = naming.window_sk(collected_at.replace(microsecond=0))
+    attributes = {service.value: attributes_for(service) for service in Service}
+    by_window: dict[pd.Timestamp, tuple[str, str, int]] = {}
     items = []
     for row in aggregates.to_dict("records"):
-        start = row["window_start"].to_pydatetime()
-        window = Window(start)
+        timestamp = row["window_start"]
+        window_keys = by_window.get(timestamp)
+        if window_keys is None:
+            window = Window(timestamp.to_pydatetime())
+            window_keys = by_window[timestamp] = (
+                naming.window_sk(window.start),
+                naming.window_sk(window.end),
+                expires_at(window, retention_days),
+            )
+        start, end, expires = window_keys
         service = row["service"]
         item = {
             "pk": naming.aggregate_pk(service, row["resource"]),
-            "sk": naming.window_sk(window.start),
+            "sk": start,
             "service": service,
             "resource": row["resource"],
-            "window_start": naming.window_sk(window.start),
-            "window_end": naming.window_sk(window.end),
-            "collected_at": naming.window_sk(collected_at.replace(microsecond=0)),
+            "window_start": start,
+            "window_end": end,
+            "collected_at": collected,
             "run_id": run_id,
-            "expires_at": expires_at(window, retention_days),
+            "expires_at": expires,
         }
-        for attribute in attributes_for(Service(service)):
+        for attribute in attributes[service]:
             value = row.get(attribute)
             if value is not None and not math.isnan(value):
                 item[attribute] = value

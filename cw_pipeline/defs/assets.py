@@ -17,6 +17,7 @@ from dagster import (
     AssetExecutionContext,
     BackfillPolicy,
     MaterializeResult,
+    MetadataValue,
     Output,
     asset,
 )
@@ -28,11 +29,13 @@ from cw_pipeline.defs import metadata
 from cw_pipeline.defs.partitions import WINDOW_PARTITIONS
 from cw_pipeline.defs.resources import AlertNotifier, CloudWatchMetrics, MetricStore, MonitoredResources, PipelineClock
 from cw_pipeline.defs.run_lease import step_lease
+from cw_pipeline.discovery import Discovered
 from cw_pipeline.evaluation import evaluate, evaluation_keys
 from cw_pipeline.thresholds import RULES
 from cw_pipeline.windows import Window, windows_between
 
 GROUP = "cloudwatch_metrics"
+SILENT_SHOWN = 20  # resources without data named in the log and the metadata; the rest are counted
 _EVERY_WINDOW = {
     "partitions_def": WINDOW_PARTITIONS,
     "backfill_policy": BackfillPolicy.single_run(),
@@ -54,19 +57,38 @@ def cloudwatch_datapoints(
     metric_store: MetricStore,
     clock: PipelineClock,
 ) -> Output[pd.DataFrame]:
-    """Every catalog statistic of every monitored resource, one row per answered window."""
+    """Every catalog statistic of every monitored resource (named, or discovered), one row per answered window."""
     windows = run_windows(context)
-    resources = monitored.resources()
-    with step_lease(context, metric_store, clock):
+    with step_lease(context, metric_store, clock):  # a blocked run makes no discovery or CloudWatch call
+        discovered = monitored.discover()
+        resources = list(discovered.resources)
         result = cloudwatch.fetch(build_queries(resources), windows[0].start, windows[-1].end)
     silent = resources_without_data(resources, result.datapoints)
     if silent:
-        context.log.warning(
-            f"no CloudWatch datapoints for {', '.join(silent)} in {len(windows)} window(s): check the monitored "
-            "names (CW_API_NAMES / CW_FUNCTION_NAMES / CW_DB_INSTANCE_IDS); their counts are stored as 0 and "
-            "their other values left absent"
+        shown = ", ".join(silent[:SILENT_SHOWN]) + (
+            f" and {len(silent) - SILENT_SHOWN} more" if len(silent) > SILENT_SHOWN else ""
         )
-    return Output(result.datapoints, metadata=metadata.datapoints(windows, result, silent))
+        context.log.warning(
+            f"no CloudWatch datapoints for {shown} in {len(windows)} window(s): check the monitored names "
+            "(CW_DISCOVERY, CW_API_NAMES / CW_FUNCTION_NAMES / CW_DB_INSTANCE_IDS); their counts are stored as 0 "
+            "and their other values left absent"
+        )
+    return Output(
+        result.datapoints,
+        metadata={
+            **metadata.datapoints(windows, result, silent[:SILENT_SHOWN]),
+            "resources_without_data_count": len(silent),
+            **_discovery_metadata(discovered),
+        },
+    )
+
+
+def _discovery_metadata(discovered: Discovered) -> dict:
+    """What discovery found (count per service and a sample of names), what CW_EXCLUDE dropped, its calls."""
+    return {
+        name: MetadataValue.json(value) if isinstance(value, dict | list) else value
+        for name, value in discovered.metadata().items()
+    }
 
 
 @asset(io_manager_key="window_frames", kinds={"dynamodb", "pandas"}, **_EVERY_WINDOW)

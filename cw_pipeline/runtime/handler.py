@@ -15,13 +15,17 @@ The event decides the windows (`cw_pipeline.runtime.invocation`), the job is the
   EMF line of the run metrics (`cw_pipeline.runtime.run_metrics`), printed before a failure is raised.
 - The Dagster instance is ephemeral unless ``CW_DAGSTER_PG_URL`` / ``CW_DAGSTER_PG_SECRET_ARN``
   name a PostgreSQL shared with the webserver (`cw_pipeline.runtime.instance`).
+- A warm invocation reuses what the previous one built when its configuration is the same: the job
+  (definitions for the same settings and partition day), the Dagster instance (an ephemeral one forgets
+  each run once it is summarised, so its memory does not grow), and the boto3 clients
+  (`cw_pipeline.defs.aws_clients`). The frames pass between the steps in memory: every step of a run
+  runs in this process.
 """
 
 from __future__ import annotations
 
 import logging
-import shutil
-import tempfile
+import os
 import time
 import uuid
 import warnings
@@ -31,7 +35,7 @@ from pathlib import Path
 from typing import Any
 
 from aws_lambda_powertools import Logger
-from dagster import BetaWarning, DagsterInstance, Field
+from dagster import BetaWarning, DagsterInstance, Field, JobDefinition
 from dagster import logger as dagster_logger
 
 from cw_pipeline.config import Settings
@@ -41,6 +45,7 @@ from cw_pipeline.defs.partitions import range_tags
 from cw_pipeline.runtime import instance as instances
 from cw_pipeline.runtime.invocation import InvalidEvent, Invocation, parse_event
 from cw_pipeline.runtime.run_metrics import recorded_run
+from cw_pipeline.windows import earliest_pullable_window
 
 __all__ = ["InvalidEvent", "RunBlocked", "RunFailed", "handler"]
 
@@ -55,6 +60,11 @@ STEP_EVENT_LEVELS = {"STEP_SUCCESS": logging.INFO, "STEP_FAILURE": logging.ERROR
 logger = Logger()  # service from POWERTOOLS_SERVICE_NAME, level from POWERTOOLS_LOG_LEVEL
 # BackfillPolicy is beta; Dagster's warning about it would be a plain-text line in every cold start.
 warnings.filterwarnings("ignore", category=BetaWarning)
+
+
+# Built by the first invocation of an execution environment, reused by the next ones (see the module docstring).
+_jobs: dict[tuple, JobDefinition] = {}  # (settings, first partition, region) -> the job with its JSON-lines logger
+_ephemeral: dict[str, DagsterInstance] = {}  # DAGSTER_HOME -> the in-memory instance
 
 
 class RunFailed(RuntimeError):
@@ -112,28 +122,50 @@ def run(invocation: Invocation, settings: Settings, now: datetime, request_id: s
     logger.append_keys(event_kind=invocation.kind.value, first_window=keys[0], last_window=keys[-1])
     home = instances.prepare_environment()
     choice = instances.choose_instance()
-    work_dir = Path(tempfile.mkdtemp(prefix="run-", dir=home))  # frames between assets; removed after the run
     started = time.perf_counter()
+    instance = _instance(choice, home)
+    result = _job(settings, now).execute_in_process(
+        run_config={"loggers": {"console": {"config": {"log_level": JOB_LOG_LEVEL}}}},
+        tags={
+            **range_tags(list(invocation.windows)),
+            TRIGGER_TAG: invocation.kind.value,
+            **({REQUEST_ID_TAG: request_id} if request_id else {}),
+        },
+        instance=instance,
+        raise_on_error=False,
+    )
     try:
-        instance: DagsterInstance = (
-            instances.postgres_instance(choice.postgres_url, home)
-            if choice.postgres_url
-            else instances.ephemeral_instance(work_dir)
-        )
-        definitions = build_definitions(settings, now=now, work_dir=str(work_dir / "frames"))
-        job = definitions.resolve_job_def(JOB_NAME).with_logger_defs({"console": _json_lines_logger})
-        result = job.execute_in_process(
-            run_config={"loggers": {"console": {"config": {"log_level": JOB_LOG_LEVEL}}}},
-            tags={
-                **range_tags(list(invocation.windows)),
-                TRIGGER_TAG: invocation.kind.value,
-                **({REQUEST_ID_TAG: request_id} if request_id else {}),
-            },
-            instance=instance,
-            raise_on_error=False,
-        )
+        return _summary(result, invocation, choice.mode, started)
     finally:
-        shutil.rmtree(work_dir, ignore_errors=True)
+        if choice.mode == instances.EPHEMERAL:
+            # The summary has been read from the result: the instance forgets the run, so a warm
+            # environment's memory stays flat however many invocations it serves.
+            instance.delete_run(result.run_id)
+
+
+def _job(settings: Settings, now: datetime) -> JobDefinition:
+    """The job for ``settings`` with partitions up to ``now``; built again only when either changes (or the
+    region `build_definitions` reads from the environment)."""
+    key = (settings, earliest_pullable_window(now).start, os.environ.get("AWS_REGION"))
+    job = _jobs.get(key)
+    if job is None:
+        _jobs.clear()  # the partition set moves once a day: keep only the current one
+        definitions = build_definitions(settings, now=now, frames_in_memory=True)
+        job = _jobs[key] = definitions.resolve_job_def(JOB_NAME).with_logger_defs({"console": _json_lines_logger})
+    return job
+
+
+def _instance(choice: instances.InstanceChoice, home: Path) -> DagsterInstance:
+    if choice.postgres_url:
+        return instances.postgres_instance(choice.postgres_url, home)  # cached by that module
+    instance = _ephemeral.get(str(home))
+    if instance is None:
+        instance = _ephemeral[str(home)] = instances.ephemeral_instance(home / "ephemeral")
+    return instance
+
+
+def _summary(result, invocation: Invocation, mode: str, started: float) -> dict:
+    keys = invocation.partition_keys
     duration_ms = round((time.perf_counter() - started) * 1000)
 
     if not result.success:
@@ -163,7 +195,7 @@ def run(invocation: Invocation, settings: Settings, now: datetime, request_id: s
         # Everything the run published: the threshold rules' and the SLOs' (one outbox, see alerting).
         "notifications_sent": int(evaluations["notifications_sent"]) + int(burn_rates["notifications_sent"]),
         "run_id": result.run_id,
-        "instance": choice.mode,
+        "instance": mode,
         "duration_ms": duration_ms,
     }
     logger.info("run succeeded", extra={**summary, "windows": len(keys)})

@@ -6,11 +6,19 @@ Delivery failures are retried by the scheduler, function errors by Lambda's asyn
 end in one encrypted dead-letter queue. Reserved concurrency 1: runs never overlap. Its environment is
 the pipeline's own contract, ``cw_pipeline.config.Settings.as_environment()``, filled with the names of
 the resources created here.
+
+Which resources it watches is the ``discovery`` context value (``names``, the default: this stack's own
+API, function and database; ``tags``: what ``discoveryTags``, ``key=value,...``, selects; ``metrics``:
+every resource that published the catalog's metrics in the last 3 hours), less ``discoveryExclude``
+(glob patterns). The role is granted exactly the discovery calls of that mode, and ``tags`` adds the
+interface endpoints those calls need from the private subnets (Resource Groups Tagging API, API Gateway's
+management API). Memory and timeout come from `make bench` (docs/lambda.md, "Sizing").
 """
 
 from __future__ import annotations
 
-from aws_cdk import Duration, Stack
+from aws_cdk import ArnFormat, Duration, Stack
+from aws_cdk import aws_ec2 as ec2
 from aws_cdk import aws_iam as iam
 from aws_cdk import aws_scheduler as scheduler
 from aws_cdk import aws_scheduler_targets as targets
@@ -18,28 +26,49 @@ from aws_cdk import aws_sqs as sqs
 from constructs import Construct
 
 from cw_pipeline import naming
-from cw_pipeline.catalog import Service
-from cw_pipeline.config import MonitoredResource, Settings
+from cw_pipeline.catalog import SERVICES, Service
+from cw_pipeline.config import Discovery, Settings
 from cw_pipeline.windows import WINDOW_SECONDS
 from infra_cdk import packaging
 from infra_cdk.context import InfraContext
 from infra_cdk.nag import acknowledge
 from infra_cdk.sections.encryption import Encryption
-from infra_cdk.sections.network import Network
+from infra_cdk.sections.network import PRIVATE, Network
 from infra_cdk.sections.notifications import Notifications
 from infra_cdk.sections.private_function import private_function
 from infra_cdk.sections.storage import Storage
 
 SCHEDULE_RATE = Duration.minutes(WINDOW_SECONDS // 60)  # one run per 5-minute window
+# From `make bench` (docs/lambda.md, "Sizing"): the runs are CPU-bound on one thread and peak at 200 MiB (the
+# 1,070-resource estate, 2 windows) and 430 MiB (a 7-day backfill of the seed stack). 1,769 MB is where Lambda
+# gives a whole vCPU, so CPU, not memory, is what this buys. 5 minutes is over 3x the longest run the
+# defaults allow (a 14-day backfill of the seed stack, ~2x the 7-day one's 45 s here).
 TIMEOUT = Duration.minutes(5)
-MEMORY_MB = 1536
+MEMORY_MB = 1769
 SCHEDULER_RETRY_ATTEMPTS = 3
 SCHEDULER_MAX_EVENT_AGE = Duration.minutes(10)
 ASYNC_RETRY_ATTEMPTS = 2
 ASYNC_MAX_EVENT_AGE = Duration.hours(1)
 
 # What the pipeline calls: CloudWatch reads, the metrics table, the alerts topic (and the key behind both).
-CLOUDWATCH_ACTIONS = ["cloudwatch:GetMetricData", "cloudwatch:ListMetrics"]
+CLOUDWATCH_ACTIONS = ["cloudwatch:GetMetricData"]
+# What each discovery mode calls (cw_pipeline.discovery), on "*": none of them has resource-level permissions.
+DISCOVERY_ACTIONS: dict[Discovery, list[str]] = {
+    Discovery.NAMES: [],
+    Discovery.METRICS: ["cloudwatch:ListMetrics"],
+    Discovery.TAGS: ["tag:GetResources"],
+}
+# Tags mode maps REST API ids to names with GetRestApis: apigateway:GET on the collection of REST APIs only.
+REST_APIS_READ = "apigateway:GET"
+# The interface endpoints a mode's calls need from the private subnets (CloudWatch's is the network's own).
+DISCOVERY_ENDPOINTS: dict[Discovery, dict[str, str]] = {
+    Discovery.NAMES: {},
+    Discovery.METRICS: {},
+    Discovery.TAGS: {"Tagging": "tagging", "ApiGatewayManagement": "apigateway"},
+}
+DISCOVERY_CONTEXT = "discovery"
+DISCOVERY_TAGS_CONTEXT = "discoveryTags"
+DISCOVERY_EXCLUDE_CONTEXT = "discoveryExclude"
 TABLE_ACTIONS = [
     "dynamodb:BatchWriteItem",
     "dynamodb:PutItem",
@@ -87,12 +116,18 @@ class Pipeline(Construct):
             "invocations; an alarm fires as soon as a message lands in it.",
         )
 
-        self.settings = Settings(
-            env=ctx.env,
-            metrics_table=storage.table.table_name,
-            alerts_topic_arn=notifications.topic.topic_arn,
-            resources=tuple(MonitoredResource(service, name) for service, name in monitored.items()),
-            reports_bucket=storage.reports_bucket.bucket_name,
+        # The pipeline's own parser reads the discovery context, so a bad value fails the synth with its message.
+        self.settings = Settings.from_env(
+            {
+                "CW_ENV": ctx.env,
+                "CW_METRICS_TABLE": storage.table.table_name,
+                "CW_ALERTS_TOPIC_ARN": notifications.topic.topic_arn,
+                "CW_DISCOVERY": self._context(DISCOVERY_CONTEXT) or Discovery.NAMES.value,
+                "CW_DISCOVERY_TAGS": self._context(DISCOVERY_TAGS_CONTEXT),
+                "CW_EXCLUDE": self._context(DISCOVERY_EXCLUDE_CONTEXT),
+                "CW_REPORTS_BUCKET": storage.reports_bucket.bucket_name,
+                **self._names(monitored),
+            }
         )
         self.environment = {
             **self.settings.as_environment(),
@@ -114,11 +149,23 @@ class Pipeline(Construct):
             "Aggregator Lambda: CloudWatch reads, the metrics table, the alerts topic, the reports, the key",
         )
         self.grant_run(self.role)
+        self.discovery_endpoints = {
+            name: network.vpc.add_interface_endpoint(
+                name,
+                service=ec2.InterfaceVpcEndpointAwsService(service),
+                subnets=PRIVATE,
+                private_dns_enabled=True,
+                security_groups=[network.endpoint_security_group],
+                open=False,
+            )
+            for name, service in DISCOVERY_ENDPOINTS[self.settings.discovery].items()
+        }
         acknowledge(
             self.role,
             "IAM5[Resource::*]",
-            "cloudwatch:GetMetricData and cloudwatch:ListMetrics support no resource-level permissions; "
-            "they are the only actions granted on '*', and they only read metrics.",
+            "cloudwatch:GetMetricData and the discovery mode's own call (cloudwatch:ListMetrics or "
+            "tag:GetResources) support no resource-level permissions; they are the only actions granted on "
+            "'*', and they only read metrics or tags.",
         )
 
         self.function = private_function(
@@ -176,11 +223,22 @@ class Pipeline(Construct):
 
     def grant_run(self, role: iam.IRole) -> None:
         """Everything one run of the pipeline's job calls, wherever it runs (this Lambda, an ECS run task):
-        CloudWatch reads, the metrics table (and deleting its own bookkeeping: the run lease and sent
-        outbox entries, never data), the alerts topic, the daily SLO reports and the key."""
+        CloudWatch reads and the discovery of the chosen mode, the metrics table (and deleting its own
+        bookkeeping: the run lease and sent outbox entries, never data), the alerts topic, the daily SLO
+        reports and the key."""
+        discovery = self.settings.discovery
         role.add_to_principal_policy(
-            iam.PolicyStatement(sid="ReadCloudWatchMetrics", actions=CLOUDWATCH_ACTIONS, resources=["*"])
+            iam.PolicyStatement(
+                sid="ReadMetricsAndDiscover", actions=CLOUDWATCH_ACTIONS + DISCOVERY_ACTIONS[discovery], resources=["*"]
+            )
         )
+        if discovery is Discovery.TAGS:
+            rest_apis = Stack.of(self).format_arn(
+                service="apigateway", account="", resource="/restapis", arn_format=ArnFormat.NO_RESOURCE_NAME
+            )
+            role.add_to_principal_policy(
+                iam.PolicyStatement(sid="MapRestApiIdsToNames", actions=[REST_APIS_READ], resources=[rest_apis])
+            )
         self._storage.table.grant(role, *TABLE_ACTIONS)
         role.add_to_principal_policy(
             iam.PolicyStatement(
@@ -195,3 +253,13 @@ class Pipeline(Construct):
         )
         self._storage.grant_report_writes(role)  # the daily SLO reports
         self._encryption.key.grant(role, *KEY_ACTIONS)
+
+    def _context(self, key: str) -> str:
+        raw = self.node.try_get_context(key)
+        return ",".join(map(str, raw)) if isinstance(raw, list | tuple) else str(raw or "").strip()
+
+    def _names(self, monitored: dict[Service, str]) -> dict[str, str]:
+        """The name lists of ``names`` mode (this stack's own resources); other modes find their own."""
+        if (self._context(DISCOVERY_CONTEXT).lower() or Discovery.NAMES.value) != Discovery.NAMES.value:
+            return {}
+        return {SERVICES[service].config_variable: name for service, name in monitored.items()}

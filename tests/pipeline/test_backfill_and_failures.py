@@ -46,10 +46,12 @@ def test_a_12_window_backfill_is_one_run_with_counted_calls(aws, pipeline):
     assert aws.calls[("dynamodb", "BatchWriteItem")] == (
         math.ceil(aggregate_items / 25) + math.ceil(evaluation_items / 25) + math.ceil(burn_rate_items / 25)
     )
-    # One per (rule, resource) for the stored evaluations; one of the outbox partition; one per SLO resource
-    # (the API, the function) for the burn-rate history; one per (SLO, severity, resource) for the stored
-    # burn-rate evaluations.
-    assert aws.calls[("dynamodb", "Query")] == 6 + 1 + 2 + 6
+    # Stored states: 6 (rule, resource) pairs x (12 windows + the one before) = 78 keys, under 100 per partition,
+    # so one BatchGetItem of 100 keys reads them all instead of one Query per pair; the same for the 6 (SLO,
+    # severity, resource) burn-rate evaluations' 78 keys.
+    assert aws.calls[("dynamodb", "BatchGetItem")] == math.ceil(6 * 13 / 100) + math.ceil(6 * 13 / 100)
+    # One of the outbox partition; one per SLO resource (the API, the function) for the burn-rate history.
+    assert aws.calls[("dynamodb", "Query")] == 1 + 2
     stored = [i for i in aws.items() if i["pk"] == "lambda#orders-handler"]
     assert sorted(i["sk"] for i in stored) == [f"2026-11-20T{12 + i // 12}:{(i * 5) % 60:02d}:00Z" for i in range(12)]
     assert all(i["invocations"] == 5 for i in stored)

@@ -1,0 +1,166 @@
+"""docs/benchmarks.md from one `make bench` run: the machine, the commands, each figure beside its baseline,
+its target and the ratio, then the profile notes (bench/where_the_time_goes.md) and the API load test."""
+
+from __future__ import annotations
+
+import platform
+import statistics
+import subprocess
+from pathlib import Path
+
+from bench.harness import Comparison
+
+NOTES = Path(__file__).with_name("where_the_time_goes.md")
+
+
+def machine() -> dict[str, str]:
+    cpu = next(
+        (line.split(":", 1)[1].strip() for line in Path("/proc/cpuinfo").read_text().splitlines()
+         if line.startswith("model name")), platform.processor() or "unknown",
+    )  # fmt: skip
+    return {
+        "cpu": cpu,
+        "nproc": subprocess.run(["nproc"], capture_output=True, text=True).stdout.strip(),
+        "free": subprocess.run(["free", "-h"], capture_output=True, text=True).stdout.rstrip(),
+        "uptime": subprocess.run(["uptime"], capture_output=True, text=True).stdout.strip(),
+        "python": platform.python_version(),
+        "kernel": platform.release(),
+    }
+
+
+def _spread(values: list[float], unit: str, digits: int = 2) -> str:
+    median = statistics.median(values)
+    return f"**{median:.{digits}f} {unit}** ({min(values):.{digits}f}-{max(values):.{digits}f})"
+
+
+def _ratio(comparison: Comparison, figure: str) -> str:
+    ratios = comparison.ratios(figure)
+    return f"{statistics.median(ratios):.2f}x ({min(ratios):.2f}-{max(ratios):.2f})" if ratios else "n/a"
+
+
+def _met(ok: bool) -> str:
+    return "met" if ok else "**not met**"
+
+
+def _cpu(runs) -> list[float]:
+    return [s["user_s"] + s["sys_s"] for s in runs.samples]
+
+
+def _rows(results: dict) -> list[str]:
+    rows = []
+
+    def whole(label: str, comparison: Comparison, target: str, ok: bool | None, figure: str = "wall_s") -> None:
+        a, b = comparison.a, comparison.b
+        unit, digits = ("MiB", 0) if figure == "max_rss_mib" else ("s", 2)
+        values_a = _cpu(a) if figure == "cpu_s" else [s[figure] for s in a.samples]
+        values_b = _cpu(b) if figure == "cpu_s" else [s[figure] for s in b.samples]
+        ratio = (
+            f"{statistics.median(x / y for x, y in zip(values_a, values_b, strict=True)):.2f}x"
+            if figure == "cpu_s"
+            else _ratio(comparison, figure)
+        )
+        verdict = "" if ok is None else _met(ok)
+        rows.append(f"| {label} | {_spread(values_a, unit, digits)} | {_spread(values_b, unit, digits)} | {ratio} "
+                    f"| {target} | {verdict} |")  # fmt: skip
+
+    imp, cold, estate, backfill = results["import"], results["cold"], results["estate"], results["backfill"]
+    whole("Init: import of the handler, whole process", imp, "≤ 5 s (Init's cap: 10 s)", imp.a.median("wall_s") <= 5)
+    cold_ok = cold.a.median("wall_s") <= 3
+    whole("Seed stack, cold scheduled run (2 windows), whole process: wall", cold, "≤ 3 s", cold_ok)
+    whole("… CPU (user + system)", cold, "", None, "cpu_s")
+    whole("… peak memory (RSS)", cold, "", None, "max_rss_mib")
+    warm_a, warm_b = results["warm"]["pipeline_ms"], results["warm"]["baseline_ms"]
+    warm_ratio = [x / y for x, y in zip(warm_a, warm_b, strict=True)]
+    rows.append(f"| Seed stack, warm invocation (in-process, {len(warm_a)} pairs) | {_spread(warm_a, 'ms', 0)} "
+                f"| {_spread(warm_b, 'ms', 0)} | {statistics.median(warm_ratio):.2f}x ({min(warm_ratio):.2f}-"
+                f"{max(warm_ratio):.2f}) | ≤ 1.5x | {_met(statistics.median(warm_ratio) <= 1.5)} |")  # fmt: skip
+    floor = results["floor"]["floor_ms"]
+    rows.append(f"| … of which Dagster's per-run floor (same job, assets doing nothing) | {_spread(floor, 'ms', 0)} "
+                "| — | — | — | |")  # fmt: skip
+    estate_ok = estate.a.median("wall_s") <= 30
+    whole(f"Estate of {results['estate_resources']:,} resources, scheduled run (2 windows): wall", estate,
+          "≤ 30 s and ≤ 0.5x", estate_ok and (estate.median_ratio("wall_s") or 9) <= 0.5)  # fmt: skip
+    whole("… CPU (user + system)", estate, "", None, "cpu_s")
+    whole("… peak memory (RSS)", estate, "≤ 512 MiB", estate.a.median("max_rss_mib") <= 512, "max_rss_mib")
+    emulator = [s["other_cpu_s"] for s in estate.a.samples], [s["other_cpu_s"] for s in estate.b.samples]
+    rows.append(f"| … the emulator's CPU during the run | {_spread(emulator[0], 's')} | {_spread(emulator[1], 's')} "
+                "| | | |")  # fmt: skip
+    calls, baseline_calls = results["estate_calls"][-1], results["estate_baseline_calls"][-1]
+    gmd = calls.get("GetMetricData", 0)
+    rows.append(
+        f"| … GetMetricData calls | {gmd} | {baseline_calls.get('GetMetricData', 0)} | | ≤ 18 | {_met(gmd <= 18)} |"
+    )
+    dynamo = sorted({*calls, *baseline_calls} & {"BatchGetItem", "BatchWriteItem", "Query"})
+    rows.append("| … DynamoDB calls | " + ", ".join(f"{op} {calls.get(op, 0)}" for op in dynamo) + " | "
+                + ", ".join(f"{op} {baseline_calls.get(op, 0)}" for op in dynamo) + " | | | |")  # fmt: skip
+    rows.append(f"| … discovery calls (ListMetrics) | {calls.get('ListMetrics', 0)} | "
+                f"{baseline_calls.get('ListMetrics', 0)} | | | |")  # fmt: skip
+    whole(f"Seed stack, {results['backfill_windows']:,}-window (7-day) backfill, one run: wall", backfill, "≤ 60 s",
+          backfill.a.median("wall_s") <= 60)  # fmt: skip
+    floor = [ms / 1000 for ms in results["backfill_floor"]["floor_ms"]]
+    rows.append(f"| … of which Dagster's per-run floor (same job, assets doing nothing, warm) | {_spread(floor, 's')} "
+                "| — | — | — | |")  # fmt: skip
+    whole("… CPU (user + system)", backfill, "", None, "cpu_s")
+    whole("… peak memory (RSS)", backfill, "", None, "max_rss_mib")
+    return rows
+
+
+def _same(label: str, comparison) -> str:
+    if comparison.identical:
+        return f"- {label}: the {comparison.compared:,} items of the pipeline and of the baseline are identical."
+    return (f"- {label}: {comparison.compared:,} items compared, {len(comparison.differing)} differ, "
+            f"{comparison.only_one_side} on one side only: {'; '.join(comparison.differing)}")  # fmt: skip
+
+
+def render(results: dict, runs: int) -> str:
+    before, after = results["machine_before"], results["machine_after"]
+    estate = results["estate_summary"]
+    lines = [
+        "# Benchmarks",
+        "",
+        f"Written by `make bench` (`bench/run_all.py`) on {results['started']:%Y-%m-%d %H:%M} UTC. Every",
+        f"whole-process figure is the median of {runs} runs after one uncounted warm-up, pipeline and baseline",
+        "alternating (A B A B …); ranges are min-max; ratios are pipeline / baseline, pair by pair, then the median.",
+        "The baseline is `bench/baseline/aggregator.py`, a deliberately simple plain-boto3 aggregator with the same",
+        "inputs and outputs. AWS is the local emulator (`cw_local.emulator`: moto with an indexed GetMetricData and",
+        "ListMetrics, one-partition DynamoDB Queries and plain-JSON item responses), so network latency is ~0 and",
+        "these figures are CPU: the pipeline's, the baseline's and the emulator's, on a machine shared with others.",
+        "",
+        "## The machine",
+        "",
+        f"- CPU: {before['cpu']}; `nproc`: {before['nproc']}; Python {before['python']}; kernel {before['kernel']}",
+        f"- load before: `{before['uptime']}`",
+        f"- load after: `{after['uptime']}`",
+        "",
+        "```",
+        before["free"],
+        "```",
+        "",
+        "## Commands",
+        "",
+        "- `make bench` runs `python -m bench.run_all --runs 5`, which compiles bytecode first (as the image's pip",
+        "  does).",
+        "- pipeline, whole process: `python -m bench.invoke EVENT` (imports `cw_pipeline.runtime.handler`, one event);",
+        "  baseline: `python -m bench.invoke --baseline EVENT`; Init: the same with `--import-only`.",
+        "- warm: `python -m bench.warm EVENT PIPELINE_ENV BASELINE_ENV` (both in one process, alternating);",
+        "  Dagster's floor: `python -m bench.dagster_floor`.",
+        f"- data: the seed stack's 7 days and 1 hour published in {results['seed_publish_s']:.0f} s; the estate's last",
+        f"  20 minutes in {results['estate_publish_s']:.0f} s (`bench/stacks.py`, `cw_local/estate.py`).",
+        "",
+        "## Figures",
+        "",
+        "| figure | pipeline | baseline | ratio | target | |",
+        "| --- | --- | --- | --- | --- | --- |",
+        *_rows(results),
+        "",
+        _same("Seed stack, scheduled windows", results["seed_outputs"]),
+        _same("Estate, scheduled windows", results["estate_outputs"]),
+        f"- Estate run summary (last run): {estate.get('aggregates_written')} aggregates, "
+        f"{estate.get('evaluations_written')} evaluations, {estate.get('notifications_sent')} notifications.",
+        "",
+        NOTES.read_text().strip(),
+        "",
+    ]
+    if results.get("api"):
+        lines += ["## API load test (`bench/api_load.py`, local PostgreSQL)", "", "```", results["api"], "```", ""]
+    return "\n".join(lines)

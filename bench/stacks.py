@@ -1,0 +1,93 @@
+"""The benchmark's data on the emulator: the seed stack over a week, and the 1,000-function estate.
+
+Times are relative to the moment of the benchmark (the handler refuses windows older than CloudWatch keeps),
+and the data is published with ``RecentlyActive`` in mind: ListMetrics finds what was published in the last
+three hours, which is everything published here.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+
+from cw_local import estate
+from cw_local.emulator import Emulator
+from cw_local.provision import provision
+from cw_pipeline.windows import WINDOW, floor_to_window, settled_windows, windows_between
+
+BASELINE_ENV = "base"  # the yardstick writes to cw-analytics-base-metrics and publishes to its own topic
+BACKFILL_DAYS = 7
+
+
+@dataclass(frozen=True)
+class Scenario:
+    name: str
+    event: dict
+    pipeline_env: dict[str, str]
+    baseline_env: dict[str, str]
+    windows: int
+
+    def event_json(self) -> str:
+        return json.dumps(self.event)
+
+
+def _environments(emulator: Emulator, extra: dict[str, str]) -> tuple[dict[str, str], dict[str, str]]:
+    # provision() builds plain session clients: the endpoint reaches them through the environment.
+    previous = os.environ.get("AWS_ENDPOINT_URL")
+    os.environ["AWS_ENDPOINT_URL"] = emulator.endpoint_url
+    try:
+        baseline = provision(emulator.session(), env=BASELINE_ENV)
+    finally:
+        if previous is None:
+            del os.environ["AWS_ENDPOINT_URL"]
+        else:
+            os.environ["AWS_ENDPOINT_URL"] = previous
+    common = {**emulator.environment(), "POWERTOOLS_LOG_LEVEL": "INFO", "DAGSTER_DISABLE_TELEMETRY": "true", **extra}
+    pipeline_env = dict(common)
+    baseline_env = {**common, "CW_METRICS_TABLE": baseline.table_name, "CW_ALERTS_TOPIC_ARN": baseline.topic_arn}
+    return pipeline_env, baseline_env
+
+
+def seed_stack(emulator: Emulator, now: datetime) -> tuple[Scenario, Scenario]:
+    """A week and an hour of the seed stack; (the scheduled run's scenario, the 7-day backfill's)."""
+    end = floor_to_window(now) - WINDOW
+    start = end - timedelta(days=BACKFILL_DAYS, hours=1)
+    stack = estate.Estate.seed_stack()
+    incident = (end - timedelta(days=3), end - timedelta(days=3) + timedelta(minutes=15))
+    estate.publish(estate.generate(stack, start, end, incident=incident), emulator.client("cloudwatch"))
+    pipeline_env, baseline_env = _environments(emulator, {"CW_DISCOVERY": "names", **stack.name_environment()})
+    # A scheduled event whose 2 settled windows are the last two published.
+    scheduled = {"scheduled_time": _iso(end + timedelta(seconds=120))}
+    backfill_end = end - 2 * WINDOW
+    backfill = {"backfill": {"start": _iso(backfill_end - timedelta(days=BACKFILL_DAYS)), "end": _iso(backfill_end)}}
+    return (
+        Scenario("seed stack, scheduled (2 windows)", scheduled, pipeline_env, baseline_env, 2),
+        Scenario("seed stack, 7-day backfill", backfill, pipeline_env, baseline_env, BACKFILL_DAYS * 288),
+    )
+
+
+def large_estate(emulator: Emulator, now: datetime, functions: int = 1000, apis: int = 50, databases: int = 20):
+    """The estate's last 20 minutes; the scheduled run's scenario, resources found by CW_DISCOVERY=metrics."""
+    end = floor_to_window(now) - WINDOW
+    fleet = estate.Estate.of_size(functions, apis, databases)
+    estate.publish(estate.generate(fleet, end - timedelta(minutes=20), end), emulator.client("cloudwatch"))
+    pipeline_env, baseline_env = _environments(emulator, {"CW_DISCOVERY": "metrics"})
+    scheduled = {"scheduled_time": _iso(end + timedelta(seconds=120))}
+    name = f"estate {functions}/{apis}/{databases}, scheduled (2 windows)"
+    return Scenario(name, scheduled, pipeline_env, baseline_env, 2), fleet
+
+
+def windows_of(event: dict) -> list[datetime]:
+    """The window starts an event of these scenarios runs (default settle time and lookback)."""
+    if "backfill" in event:
+        span = event["backfill"]
+        windows = windows_between(datetime.fromisoformat(span["start"]), datetime.fromisoformat(span["end"]))
+    else:
+        windows = settled_windows(datetime.fromisoformat(event["scheduled_time"]), 120, 1)
+    return [window.start for window in windows]
+
+
+def _iso(moment: datetime) -> str:
+    return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
