@@ -31,8 +31,9 @@ from dagster import (
 
 from cw_pipeline.config import Settings
 from cw_pipeline.definitions import build_definitions
+from cw_pipeline.defs.metric_store import MetricStore
 from cw_pipeline.defs.partitions import range_tags, window_partitions
-from cw_pipeline.defs.resources import AlertNotifier, CloudWatchMetrics, MetricStore, MonitoredResources, PipelineClock
+from cw_pipeline.defs.resources import AlertNotifier, CloudWatchMetrics, MonitoredResources, PipelineClock
 from cw_pipeline.thresholds import RULES
 from cw_pipeline.windows import WINDOW, floor_to_window, windows_between
 

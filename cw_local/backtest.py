@@ -40,8 +40,8 @@ from cw_pipeline.backtest import (
 from cw_pipeline.config import Settings
 from cw_pipeline.definitions import build_definitions
 from cw_pipeline.defs.jobs import JOB_NAME
+from cw_pipeline.defs.metric_store import MetricStore
 from cw_pipeline.defs.partitions import range_tags
-from cw_pipeline.defs.resources import MetricStore
 from cw_pipeline.windows import WINDOW, floor_to_window, windows_between
 
 DEFAULT_HOURS, DEFAULT_SEED, DEFAULT_INCIDENT_MINUTES = 3.0, 7, 20

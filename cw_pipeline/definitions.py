@@ -19,15 +19,9 @@ from cw_pipeline.defs.assets import alert_evaluations, cloudwatch_datapoints, me
 from cw_pipeline.defs.backtest_job import backtest_job
 from cw_pipeline.defs.io_managers import RunFramesIOManager, WindowFrameIOManager
 from cw_pipeline.defs.jobs import build_job, build_report_job, build_report_schedule, build_schedule
+from cw_pipeline.defs.metric_store import MetricStore
 from cw_pipeline.defs.partitions import day_partitions, window_partitions
-from cw_pipeline.defs.resources import (
-    AlertNotifier,
-    CloudWatchMetrics,
-    MetricStore,
-    MonitoredResources,
-    PipelineClock,
-    ReportStore,
-)
+from cw_pipeline.defs.resources import AlertNotifier, CloudWatchMetrics, MonitoredResources, PipelineClock, ReportStore
 from cw_pipeline.defs.slo_assets import slo_burn_rates, slo_daily_report
 
 ASSETS = (cloudwatch_datapoints, metric_aggregates, alert_evaluations, slo_burn_rates)

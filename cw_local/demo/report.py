@@ -38,6 +38,7 @@ class DemoResult:
     chart: Path | None
     timings: dict[str, float] = field(default_factory=dict)
     instance: SharedInstance | None = None  # where the handler's Dagster runs were recorded
+    slo_report: str | None = None  # where the daily SLO report was written
 
 
 # --- plain-text tables -----------------------------------------------------------------------------------
@@ -247,6 +248,8 @@ def _summary(result: DemoResult) -> list[str]:
     lines = [f"Windows in ALARM per rule: {alarms}"]
     if result.chart:
         lines.append(f"Chart: {result.chart}")
+    if result.slo_report:
+        lines.append(f"SLO report: {result.slo_report}")
     return [*lines, RULER]
 
 

@@ -31,6 +31,7 @@ import tempfile
 import time
 import warnings
 from collections.abc import Callable
+from dataclasses import replace
 from datetime import datetime
 from pathlib import Path
 
@@ -161,6 +162,11 @@ def _run_against(
     )
     chart = write_chart(stored, plan, out / "chart.png")
     progress(f"wrote {chart}")
+    # The daily SLO report over the demo's hours, as the report job writes it (here to <out>/reports).
+    from cw_pipeline.defs.slo_assets import report_from_settings  # dagster: imported with the handler, not before
+
+    slo_report = report_from_settings(replace(settings, reports_dir=str(out / "reports")), plan.start, plan.end, now)
+    progress(f"wrote the SLO report {slo_report}")
     return DemoResult(
         plan=plan,
         emulator_endpoint=emulator.endpoint_url,
@@ -171,4 +177,5 @@ def _run_against(
         stored=stored,
         notifications=notifications,
         chart=chart,
+        slo_report=slo_report,
     )

@@ -26,8 +26,9 @@ from cw_pipeline.aggregation import aggregate, aggregate_items
 from cw_pipeline.alerting import deliver, send_owed
 from cw_pipeline.cloudwatch import build_queries, resources_without_data
 from cw_pipeline.defs import metadata
+from cw_pipeline.defs.metric_store import MetricStore
 from cw_pipeline.defs.partitions import WINDOW_PARTITIONS
-from cw_pipeline.defs.resources import AlertNotifier, CloudWatchMetrics, MetricStore, MonitoredResources, PipelineClock
+from cw_pipeline.defs.resources import AlertNotifier, CloudWatchMetrics, MonitoredResources, PipelineClock
 from cw_pipeline.defs.run_lease import step_lease
 from cw_pipeline.discovery import Discovered
 from cw_pipeline.evaluation import evaluate, evaluation_keys

@@ -15,7 +15,8 @@ from dagster import Config, MetadataValue, OpExecutionContext, Out, Output, job,
 from pydantic import Field
 
 from cw_pipeline.backtest import Signal, backtest_windows, render_text, run_backtest, slo_signal, threshold_signal
-from cw_pipeline.defs.resources import MetricStore, MonitoredResources, PipelineClock
+from cw_pipeline.defs.metric_store import MetricStore
+from cw_pipeline.defs.resources import MonitoredResources, PipelineClock
 
 BACKTEST_JOB = "backtest_job"
 

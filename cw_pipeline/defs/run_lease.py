@@ -13,7 +13,8 @@ from collections.abc import Iterator
 
 from dagster import AssetExecutionContext, AssetKey
 
-from cw_pipeline.defs.resources import MetricStore, PipelineClock
+from cw_pipeline.defs.metric_store import MetricStore
+from cw_pipeline.defs.resources import PipelineClock
 
 # The assets of a run in execution order (each depends on the one before).
 STEPS = ("cloudwatch_datapoints", "metric_aggregates", "alert_evaluations", "slo_burn_rates")

@@ -32,8 +32,9 @@ from cw_pipeline.burn_rate import history_start
 from cw_pipeline.config import MonitoredResource, Settings
 from cw_pipeline.defs import slo_metadata
 from cw_pipeline.defs.assets import GROUP, run_windows
+from cw_pipeline.defs.metric_store import MetricStore
 from cw_pipeline.defs.partitions import DAY_PARTITIONS, WINDOW_PARTITIONS
-from cw_pipeline.defs.resources import AlertNotifier, MetricStore, MonitoredResources, PipelineClock, ReportStore
+from cw_pipeline.defs.resources import AlertNotifier, MonitoredResources, PipelineClock, ReportStore
 from cw_pipeline.defs.run_lease import step_lease
 from cw_pipeline.slo_evaluation import burn_rate_keys, burn_rate_rules, evaluate_slos
 from cw_pipeline.slo_report import SloReport, build_report

@@ -14,7 +14,7 @@ from cw_local import backtest as cli
 from cw_local.workload import Incident, Resources, generate, publish
 from cw_pipeline.backtest import Interval, backtest_windows, render_text, run_backtest, slo_signal, threshold_signal
 from cw_pipeline.defs.backtest_job import BACKTEST_JOB, BacktestConfig
-from cw_pipeline.defs.resources import MetricStore
+from cw_pipeline.defs.metric_store import MetricStore
 from cw_pipeline.windows import WINDOW, windows_between
 
 UNTIL = WINDOWS[-1].end  # 13:10

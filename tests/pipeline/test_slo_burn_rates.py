@@ -136,9 +136,10 @@ def test_history_is_read_with_one_query_per_resource_and_checks_carry_the_budget
     aws.calls.clear()
     result = run_windows(pipeline, WINDOWS[13:])
 
-    # 6 rules x 1 resource, the outbox, 2 SLO resources (history), 3 SLOs x 2 severities x 1 resource (stored
-    # burn rates).
-    assert aws.calls[("dynamodb", "Query")] == 6 + 1 + 2 + 6
+    # The outbox and the 2 SLO resources' history; the stored states (6 rules x 1 resource, 3 SLOs x 2
+    # severities x 1 resource, each a few windows) in one BatchGetItem each.
+    assert aws.calls[("dynamodb", "Query")] == 1 + 2
+    assert aws.calls[("dynamodb", "BatchGetItem")] == 1 + 1
     (materialization,) = result.asset_materializations_for_node("slo_burn_rates")
     metadata = {name: value.value for name, value in materialization.metadata.items()}
     assert metadata["history_queries"] == 2

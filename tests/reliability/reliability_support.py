@@ -30,6 +30,7 @@ from cw_local.emulator import Emulator
 from cw_local.provision import provision, read_notifications
 from cw_pipeline.config import Settings
 from cw_pipeline.definitions import build_definitions
+from cw_pipeline.defs import aws_clients
 from cw_pipeline.defs.jobs import JOB_NAME
 from cw_pipeline.defs.partitions import range_tags
 from cw_pipeline.windows import Window
@@ -121,16 +122,19 @@ def faults(*hooks: tuple[str, Callable]) -> Iterator[None]:
     """Register ``(event, handler)`` pairs on every botocore session created inside the block.
 
     botocore registers `botocore.handlers.BUILTIN_HANDLERS` on each new session (moto's in-process mock
-    hooks in the same way); the pipeline builds its sessions per run, so its clients get these hooks
-    and nothing in the project is replaced.
+    hooks in the same way). The pipeline shares its sessions and clients across runs of a process
+    (`aws_clients`), so the shared ones are dropped on entry and on exit: the block's runs build clients
+    that carry the hooks, and later runs build clean ones. Nothing in the project is replaced.
     """
     specs = [(event, hook, handlers.REGISTER_FIRST) for event, hook in hooks]
     handlers.BUILTIN_HANDLERS.extend(specs)
+    aws_clients.forget()
     try:
         yield
     finally:
         for spec in specs:
             handlers.BUILTIN_HANDLERS.remove(spec)
+        aws_clients.forget()
 
 
 class _Body(io.BytesIO):

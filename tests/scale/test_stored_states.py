@@ -11,7 +11,8 @@ import pytest
 from scale_support import CallCounter
 
 from cw_pipeline.defs import aws_clients
-from cw_pipeline.defs.resources import BATCH_GET_ATTEMPTS, AwsCallError, MetricStore
+from cw_pipeline.defs.metric_store import BATCH_GET_ATTEMPTS, MetricStore
+from cw_pipeline.defs.resources import AwsCallError
 
 
 def store_for(aws) -> MetricStore:
