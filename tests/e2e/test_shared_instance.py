@@ -33,7 +33,7 @@ BACKFILL = {"backfill": {"start": "2026-11-20T12:00:00Z", "end": "2026-11-20T12:
 BACKFILL_WINDOWS = [f"2026-11-20-12:{minute:02d}" for minute in range(0, 50, 5)]  # 12:00 .. 12:45, 10 windows
 SCHEDULED = {"scheduled_time": "2026-11-20T13:02:00Z"}  # settled: 12:55, and 12:50 re-read
 SCHEDULED_WINDOWS = ["2026-11-20-12:50", "2026-11-20-12:55"]
-ASSETS = ("cloudwatch_datapoints", "metric_aggregates", "alert_evaluations")
+ASSETS = ("cloudwatch_datapoints", "metric_aggregates", "alert_evaluations", "slo_burn_rates")  # the Lambda job
 JOB = "cw_metrics_job"
 RUN_TIMEOUT = 240.0
 

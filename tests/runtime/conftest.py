@@ -7,6 +7,7 @@ but through the environment, the way the Lambda is configured.
 
 from __future__ import annotations
 
+import importlib
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
@@ -24,6 +25,9 @@ from tests.emulated_aws import EmulatedAws, emulated_aws
 # that import so that other test packages keep their own.
 with patched_environment({"POWERTOOLS_SERVICE_NAME": SERVICE}):
     from cw_pipeline.runtime import handler as lambda_handler
+
+    # Another test package may have imported it first, with its own service name: import it again here.
+    lambda_handler = importlib.reload(lambda_handler)
 
 
 @pytest.fixture
