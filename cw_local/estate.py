@@ -33,13 +33,13 @@ from typing import Any
 
 import numpy as np
 
+from cw_local.metric_data import metric_data
 from cw_pipeline import naming
 from cw_pipeline.catalog import SERVICES, Service
 
 MINUTE = timedelta(minutes=1)
 INCIDENT_EVERY = 100
 MAX_ITEMS_PER_CALL = 1000  # PutMetricData's limit
-MAX_VALUES_PER_ITEM = 150
 PAYLOAD_BUDGET_BYTES = 600_000  # well under PutMetricData's 1 MB request limit
 ESTATE_TAG = ("estate", "bench")
 FUNCTION_ROLE = "estate-function-role"
@@ -66,22 +66,10 @@ class EstateDatapoint:
         return math.fsum(self.counts)
 
     def metric_data(self) -> list[dict[str, Any]]:
-        base = {
-            "MetricName": self.metric_name,
-            "Dimensions": [{"Name": SERVICES[self.service].dimension_name, "Value": self.resource}],
-            "Timestamp": self.timestamp,
-            "Unit": self.unit,
-        }
-        if self.counts == (1.0,):
-            return [{**base, "Value": self.values[0]}]
-        return [
-            {
-                **base,
-                "Values": list(self.values[i : i + MAX_VALUES_PER_ITEM]),
-                "Counts": list(self.counts[i : i + MAX_VALUES_PER_ITEM]),
-            }
-            for i in range(0, len(self.values), MAX_VALUES_PER_ITEM)
-        ]
+        """PutMetricData items: one ``Value``, or ``Values``/``Counts`` in chunks of 150."""
+        return metric_data(
+            self.service, self.metric_name, self.resource, self.timestamp, self.unit, self.values, self.counts
+        )
 
 
 @dataclass(frozen=True)

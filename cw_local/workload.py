@@ -13,9 +13,7 @@ The model is one request stream shared by the three services:
 * Every request invokes the Lambda once (Invocations == Count). Lambda ``Errors`` are the requests
   answered 5XX; 4XX are client errors the function handles (about 1 %).
 * Per request: Lambda Duration, IntegrationLatency = Duration + network, Latency = IntegrationLatency
-  + gateway overhead (milliseconds).
-* RDS gauges (CPU, connections, latency, throughput, IOPS, free storage) are one value per minute that
-  follows the request rate.
+  + gateway overhead (milliseconds). RDS gauges are one value per minute that follows the request rate.
 
 An `Incident` (database saturation) makes, for every minute inside it, Lambda Duration average ~4 s,
 API Latency accordingly, ~15 % of requests 5XX, DB CPU ~90 % and ~130 connections; everything returns to
@@ -38,6 +36,7 @@ from typing import Any
 
 import numpy as np
 
+from cw_local.metric_data import metric_data
 from cw_pipeline import catalog
 from cw_pipeline.catalog import METRICS, SERVICES, MetricSpec, Service
 from cw_pipeline.config import Settings
@@ -48,7 +47,6 @@ DEFAULT_DAILY_INTERACTIONS = 100_000
 # PutMetricData limits (AWS): items per call, entries per Values array, and the request payload (1 MB);
 # the payload is kept well under the limit by an estimate of each item's encoded size.
 MAX_ITEMS_PER_CALL = 1000
-MAX_VALUES_PER_ITEM = 150
 PAYLOAD_BUDGET_BYTES = 600_000
 _ITEM_OVERHEAD_BYTES = 400
 _VALUE_BYTES = 100  # one Values entry and its Counts entry, query-encoded
@@ -125,23 +123,9 @@ class Datapoint:
         return [value for value, count in zip(self.values, self.counts, strict=True) for _ in range(int(count))]
 
     def metric_data(self) -> list[dict[str, Any]]:
-        """PutMetricData items: one ``Value``, or ``Values``/``Counts`` in chunks of 150."""
-        base = {
-            "MetricName": self.metric_name,
-            "Dimensions": self.dimensions,
-            "Timestamp": self.timestamp,
-            "Unit": self.unit,
-        }
-        if len(self.values) == 1 and self.counts == (1.0,):
-            return [{**base, "Value": self.values[0]}]
-        return [
-            {
-                **base,
-                "Values": list(self.values[i : i + MAX_VALUES_PER_ITEM]),
-                "Counts": list(self.counts[i : i + MAX_VALUES_PER_ITEM]),
-            }
-            for i in range(0, len(self.values), MAX_VALUES_PER_ITEM)
-        ]
+        return metric_data(
+            self.service, self.metric_name, self.resource, self.timestamp, self.unit, self.values, self.counts
+        )
 
 
 @dataclass(frozen=True)
