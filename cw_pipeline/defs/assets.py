@@ -17,7 +17,6 @@ from dagster import (
     AssetExecutionContext,
     BackfillPolicy,
     MaterializeResult,
-    MetadataValue,
     Output,
     asset,
 )
@@ -30,7 +29,6 @@ from cw_pipeline.defs.metric_store import MetricStore
 from cw_pipeline.defs.partitions import WINDOW_PARTITIONS
 from cw_pipeline.defs.resources import AlertNotifier, CloudWatchMetrics, MonitoredResources, PipelineClock
 from cw_pipeline.defs.run_lease import step_lease
-from cw_pipeline.discovery import Discovered
 from cw_pipeline.evaluation import evaluate, evaluation_keys
 from cw_pipeline.thresholds import RULES
 from cw_pipeline.windows import Window, windows_between
@@ -74,22 +72,7 @@ def cloudwatch_datapoints(
             "(CW_DISCOVERY, CW_API_NAMES / CW_FUNCTION_NAMES / CW_DB_INSTANCE_IDS); their counts are stored as 0 "
             "and their other values left absent"
         )
-    return Output(
-        result.datapoints,
-        metadata={
-            **metadata.datapoints(windows, result, silent[:SILENT_SHOWN]),
-            "resources_without_data_count": len(silent),
-            **_discovery_metadata(discovered),
-        },
-    )
-
-
-def _discovery_metadata(discovered: Discovered) -> dict:
-    """What discovery found (count per service and a sample of names), what CW_EXCLUDE dropped, its calls."""
-    return {
-        name: MetadataValue.json(value) if isinstance(value, dict | list) else value
-        for name, value in discovered.metadata().items()
-    }
+    return Output(result.datapoints, metadata=metadata.datapoints(windows, result, silent, SILENT_SHOWN, discovered))
 
 
 @asset(io_manager_key="window_frames", kinds={"dynamodb", "pandas"}, **_EVERY_WINDOW)

@@ -12,6 +12,7 @@ from dagster import AssetCheckResult, AssetCheckSeverity, MetadataValue
 
 from cw_pipeline.alerting import Delivery
 from cw_pipeline.cloudwatch import FetchResult
+from cw_pipeline.discovery import Discovered
 from cw_pipeline.evaluation import Evaluation
 from cw_pipeline.thresholds import RULES, State
 from cw_pipeline.windows import Window
@@ -31,14 +32,23 @@ def window_range(windows: Sequence[Window]) -> dict:
     }
 
 
-def datapoints(windows: Sequence[Window], result: FetchResult, silent: Sequence[str]) -> dict:
+def datapoints(
+    windows: Sequence[Window], result: FetchResult, silent: Sequence[str], shown: int, discovered: Discovered
+) -> dict:
+    """The pull: rows, queries and calls, the first ``shown`` resources without data (and how many there
+    were), and what discovery found (count per service and a sample of names), what CW_EXCLUDE dropped, its calls."""
     return {
         **window_range(windows),
         "rows": len(result.datapoints),
         "queries": result.queries,
         "get_metric_data_calls": result.calls,
-        "resources_without_data": MetadataValue.json(list(silent)),
+        "resources_without_data": MetadataValue.json(list(silent[:shown])),
         "preview": preview(result.datapoints),
+        "resources_without_data_count": len(silent),
+        **{
+            name: MetadataValue.json(value) if isinstance(value, dict | list) else value
+            for name, value in discovered.metadata().items()
+        },
     }
 
 
