@@ -12,7 +12,9 @@ The model is deliberately plain (the pipeline's arithmetic is what is measured, 
 * every resource has a steady request rate drawn once from the seed (log-normal: most are quiet,
   a few are busy); a minute's requests are Poisson around it, and a quiet minute publishes no
   request-level metric at all, as AWS does;
-* errors are 0.5 % of requests; durations and latencies are log-normal around 80 ms, rounded to the
+* errors are 0.02 % of requests, well inside the 99.9 % SLOs (a burn rate of 0.2), so that what pages or
+  opens a ticket on the estate is its incidents and the odd error of a quiet function, not every resource
+  at once; durations and latencies are log-normal around 80 ms, rounded to the
   millisecond and published as ``Values``/``Counts``;
 * databases publish one gauge value per minute and metric;
 * one resource in `INCIDENT_EVERY` (index 0, 100, 200, ...) of each service is in an incident for the
@@ -39,6 +41,7 @@ from cw_pipeline.catalog import SERVICES, Service
 
 MINUTE = timedelta(minutes=1)
 INCIDENT_EVERY = 100
+HEALTHY_ERROR_RATE = 0.0002  # errors per request outside an incident
 MAX_ITEMS_PER_CALL = 1000  # PutMetricData's limit
 PAYLOAD_BUDGET_BYTES = 600_000  # well under PutMetricData's 1 MB request limit
 ESTATE_TAG = ("estate", "bench")
@@ -167,7 +170,7 @@ def _point(service, metric, name, minute, unit, values, counts=None) -> EstateDa
 
 def _requests(rng, rate: float, incident: bool) -> tuple[int, int, np.ndarray]:
     requests = int(rng.poisson(max(rate, 40.0) if incident else rate))
-    errors = int(rng.binomial(requests, 0.3 if incident else 0.005))
+    errors = int(rng.binomial(requests, 0.3 if incident else HEALTHY_ERROR_RATE))
     durations = rng.lognormal(math.log(4000.0 if incident else 80.0), 0.2 if incident else 0.5, requests)
     return requests, errors, durations
 

@@ -49,7 +49,17 @@ def test_one_client_per_service_for_a_run_and_none_for_the_next(aws, tmp_path):
     first = run(defs, [W1, W2])
     assert first.success
     assert built.take() == Counter({"cloudwatch": 1, "dynamodb": 1, "sns": 1})
-    assert [n["attributes"]["state"] for n in aws.notifications()] == ["ALARM", "OK"]  # W1 in alarm, W2 not
+    states = [
+        (n["message"]["rule_id"], n["message"]["window_start"], n["message"]["state"]) for n in aws.notifications()
+    ]
+    # The errors rule: W1 in alarm, W2 not. The SLO (30 % of W1's invocations failed) pages and opens a ticket in W1;
+    # W2 has no invocation, so both burn-rate windows still hold only W1's events and stay in ALARM.
+    assert sorted(states) == [
+        ("lambda_errors", "2026-11-20T12:00:00Z", "ALARM"),
+        ("lambda_errors", "2026-11-20T12:05:00Z", "OK"),
+        ("lambda_success_page", "2026-11-20T12:00:00Z", "ALARM"),
+        ("lambda_success_ticket", "2026-11-20T12:00:00Z", "ALARM"),
+    ]
 
     second = run(defs, [W1, W2])  # a warm run: same process, same configuration
     assert second.success

@@ -57,7 +57,13 @@ def test_the_estate_in_one_scheduled_run(aws, fleet, tmp_path):
     for item in items:
         prefix = item["pk"].split("#")[0]
         by_prefix[prefix] = by_prefix.get(prefix, 0) + 1
-    assert by_prefix == {"lambda": 2000, "apigateway": 100, "rds": 40, "alert": 4280}
+    # Burn rates: lambda_success per function, api_availability and api_latency per API, at 2 severities and 2
+    # windows. No outbox entry and no run lease are left behind.
+    slo_items = (FUNCTIONS * 1 + APIS * 2) * 2 * 2
+    assert by_prefix == {"lambda": 2000, "apigateway": 100, "rds": 40, "alert": 4280, "slo": slo_items}
+    burned = materialized_metadata(result, "slo_burn_rates")
+    assert burned["evaluations_written"] == slo_items == 4400
+    assert burned["history_queries"] == FUNCTIONS + APIS
 
     # Spot checks against the datapoints as published: a function in incident and a quiet one, an API, a database.
     for name in ("estate-fn-0100", "estate-fn-0457"):
@@ -78,5 +84,24 @@ def test_the_estate_in_one_scheduled_run(aws, fleet, tmp_path):
     assert float(database["cpu_avg_pct"]) == pytest.approx(sum(cpu) / len(cpu), rel=1e-12)
 
     # The incident functions (every 100th) breach the errors rule in W1, coming from no data: one notification each.
-    notified = {n["message"]["resource"] for n in aws.notifications() if n["message"]["rule_id"] == "lambda_errors"}
-    assert notified == {f"estate-fn-{i:04d}" for i in range(0, FUNCTIONS, estate.INCIDENT_EVERY)}
+    notifications = [n["message"] for n in aws.notifications()]
+    incident = {f"estate-fn-{i:04d}" for i in range(0, FUNCTIONS, estate.INCIDENT_EVERY)}
+    assert {n["resource"] for n in notifications if n["rule_id"] == "lambda_errors"} == incident
+    # ... and page on lambda_success in W1 (30 % errors burn a 99.9 % budget 300 times over), once: W2 stays in ALARM.
+    paged = [(n["resource"], n["window_start"]) for n in notifications if n["rule_id"] == "lambda_success_page"]
+    assert {(name, "2026-11-20T12:00:00Z") for name in incident} <= set(paged)
+    assert len(paged) == len(set(paged))
+
+    # The page's burn rates of an incident function in W2, from the published datapoints: its 1-hour and 5-minute
+    # windows hold what the table has (W1 and W2; W2 alone).
+    page = aws.item("slo#lambda_success#page#estate-fn-0100", "2026-11-20T12:05:00Z")
+    name = "estate-fn-0100"
+    errors = {w: sum(p.total() for p in published(points, Service.LAMBDA, name, "Errors", w)) for w in (W1, W2)}
+    calls = {w: sum(p.total() for p in published(points, Service.LAMBDA, name, "Invocations", w)) for w in (W1, W2)}
+    assert (page["state"], page["policy"], page["long_window"]) == ("ALARM", "page_fast", "1h")
+    assert float(page["long_bad"]) == errors[W1] + errors[W2]
+    assert float(page["long_total"]) == calls[W1] + calls[W2]
+    budget = 1 - 0.999
+    long_rate = (errors[W1] + errors[W2]) / (calls[W1] + calls[W2]) / budget
+    assert float(page["long_burn_rate"]) == pytest.approx(long_rate, rel=1e-9)
+    assert float(page["short_burn_rate"]) == pytest.approx(errors[W2] / calls[W2] / budget, rel=1e-9)
