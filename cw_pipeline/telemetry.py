@@ -12,6 +12,9 @@ NAMESPACE = "cw-analytics/Pipeline"
 
 RUN_FAILED = "RunFailed"  # count, 1 per run that ended in failure
 RUN_SUCCEEDED = "RunSucceeded"  # count, 1 per run that ended in success
+# count, 1 per invocation that found another run holding the run lease and did no work: Lambda retries it, so it
+# is no failure (an alarm on RunFailed must not page for it), but a steady count means runs overlap.
+RUN_BLOCKED = "RunBlocked"
 RUN_DURATION = "RunDuration"  # milliseconds, per run, whatever its outcome
 
 ENV_DIMENSION = "Environment"  # the resource-name suffix, e.g. "dev"

@@ -108,7 +108,8 @@ def _handler(event: dict, context: Any) -> dict:
         logger.error("invalid event", extra={"error": str(error), "event": event})
         raise
     request_id = None if isinstance(context, LocalContext) else getattr(context, "aws_request_id", None)
-    with recorded_run(settings.env):  # RunSucceeded or RunFailed, and RunDuration: one EMF line on stdout
+    # RunSucceeded, RunFailed or RunBlocked, and RunDuration: one EMF line on stdout.
+    with recorded_run(settings.env, blocked=(RunBlocked,)):
         return run(invocation, settings, now, request_id=request_id)
 
 

@@ -1,10 +1,10 @@
 """The run metrics of `cw_pipeline.telemetry`, published by whoever runs the job (Powertools EMF on stdout).
 
-`recorded_run` wraps one run: when the block ends it prints one EMF JSON line with ``RunSucceeded`` or
-``RunFailed`` (1) and ``RunDuration`` (milliseconds), under ``telemetry.run_dimensions(env, launcher)``.
-CloudWatch Logs turns the line into metrics (the Lambda's log group, or an ECS task's awslogs group): no
-PutMetricData call, no permission, no extra latency. The line is printed before an exception leaves the
-block, so a failed run is counted even though the invocation then fails.
+`recorded_run` wraps one run: when the block ends it prints one EMF JSON line with ``RunSucceeded``,
+``RunFailed`` or ``RunBlocked`` (1) and ``RunDuration`` (milliseconds), under
+``telemetry.run_dimensions(env, launcher)``. CloudWatch Logs turns the line into metrics (the Lambda's log
+group, or an ECS task's awslogs group): no PutMetricData call, no permission, no extra latency. The line is
+printed before an exception leaves the block, so a failed run is counted even though the invocation then fails.
 
 ``POWERTOOLS_METRICS_DISABLED=true`` turns the line off (Powertools' own switch; the demo sets it).
 """
@@ -30,21 +30,25 @@ def _metrics() -> Metrics:
 
 
 @contextmanager
-def recorded_run(env: str, launcher: str = telemetry.LAUNCHER_LAMBDA) -> Iterator[None]:
-    """Publish the outcome and duration of the run inside the block: failed if an exception leaves it."""
+def recorded_run(
+    env: str, launcher: str = telemetry.LAUNCHER_LAMBDA, blocked: tuple[type[BaseException], ...] = ()
+) -> Iterator[None]:
+    """Publish the outcome and duration of the run inside the block: blocked if one of ``blocked`` leaves it
+    (another run held the lease), failed if any other exception does."""
     dimensions = telemetry.run_dimensions(env, launcher)  # a bad launcher fails before the run, not after
     started = time.perf_counter()
-    succeeded = False
+    outcome = telemetry.RUN_FAILED
     try:
         yield
-        succeeded = True
+        outcome = telemetry.RUN_SUCCEEDED
+    except blocked:
+        outcome = telemetry.RUN_BLOCKED
+        raise
     finally:
         metrics = _metrics()
         for name, value in dimensions.items():
             metrics.add_dimension(name=name, value=value)
-        metrics.add_metric(
-            name=telemetry.RUN_SUCCEEDED if succeeded else telemetry.RUN_FAILED, unit=MetricUnit.Count, value=1
-        )
+        metrics.add_metric(name=outcome, unit=MetricUnit.Count, value=1)
         duration_ms = (time.perf_counter() - started) * 1000
         metrics.add_metric(name=telemetry.RUN_DURATION, unit=MetricUnit.Milliseconds, value=round(duration_ms))
         metrics.flush_metrics()

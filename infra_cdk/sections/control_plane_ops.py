@@ -85,8 +85,9 @@ class ControlPlaneOperations(Construct):
                 height=2,
             ),
             cw.GraphWidget(
-                title="Dagster runs: failed",
+                title="Dagster runs: failed, and blocked by the run lease (retried)",
                 left=[run_metric(ctx.env, telemetry.RUN_FAILED, launcher) for launcher in telemetry.LAUNCHERS],
+                right=[run_metric(ctx.env, telemetry.RUN_BLOCKED, launcher) for launcher in telemetry.LAUNCHERS],
                 width=8,
             ),
             cw.GraphWidget(

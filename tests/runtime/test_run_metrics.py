@@ -14,7 +14,7 @@ from dagster_postgres.utils import DagsterPostgresException
 from handler_support import FUNCTION, load_event
 
 from cw_pipeline.runtime import instance as instances
-from cw_pipeline.runtime.handler import RunFailed
+from cw_pipeline.runtime.handler import RunBlocked, RunFailed
 from cw_pipeline.runtime.invocation import InvalidEvent
 from tests.e2e.support import free_port
 
@@ -39,15 +39,14 @@ def check_run_metric(document: dict, outcome: str) -> None:
     (directive,) = document["_aws"]["CloudWatchMetrics"]
     assert directive["Namespace"] == NAMESPACE
     assert directive["Dimensions"] == [["Environment", "Launcher"]]  # no `service`: the dashboard's exact metric
-    assert sorted(directive["Metrics"], key=lambda m: m["Name"]) == [
-        {"Name": "RunDuration", "Unit": "Milliseconds"},
-        {"Name": outcome, "Unit": "Count"},
-    ]
+    by_name = {metric["Name"]: metric["Unit"] for metric in directive["Metrics"]}
+    assert by_name == {"RunDuration": "Milliseconds", outcome: "Count"}
+    assert len(directive["Metrics"]) == 2
     assert {key: document[key] for key in DIMENSIONS} == DIMENSIONS
     assert document[outcome] == [1.0]  # Powertools writes a metric's values as a list
     assert "service" not in document
-    other = "RunFailed" if outcome == "RunSucceeded" else "RunSucceeded"
-    assert other not in document
+    for other in {"RunFailed", "RunSucceeded", "RunBlocked"} - {outcome}:
+        assert other not in document
     (duration,) = document["RunDuration"]
     assert duration >= 0 and duration == int(duration)
     now_ms = datetime.now(UTC).timestamp() * 1000
@@ -76,6 +75,19 @@ def test_a_failed_run_publishes_run_failed_before_the_error_leaves_the_handler(a
         invoke(load_event("scheduler.json"))
     (document,) = emf_lines(capsys.readouterr().out)
     check_run_metric(document, "RunFailed")
+
+
+def test_a_run_blocked_by_the_run_lease_publishes_run_blocked_not_run_failed(aws, traffic, invoke, capsys):
+    # Another run (one started from the Dagster UI) holds the lease for the next hour: Lambda will retry this one.
+    expires = int(datetime.now(UTC).timestamp()) + 3600
+    aws.session.resource("dynamodb").Table(aws.resources.table_name).put_item(
+        Item={"pk": "lease", "sk": "pipeline-run", "holder": "run-from-the-ui", "taken_at": "x", "expires_at": expires}
+    )
+    capsys.readouterr()
+    with pytest.raises(RunBlocked):
+        invoke(load_event("scheduler.json"))
+    (document,) = emf_lines(capsys.readouterr().out)
+    check_run_metric(document, "RunBlocked")
 
 
 def test_a_run_whose_instance_database_is_down_counts_as_failed(aws, traffic, invoke, capsys, monkeypatch):
