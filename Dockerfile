@@ -21,7 +21,9 @@ RUN pip install --no-cache-dir "uv==${UV_VERSION}" \
  && pip uninstall --yes uv \
  && rm -rf /tmp/build
 
-# The product package only (cw_local, interactions_api, tests and docs are left out by .dockerignore).
+# The product package only (cw_local, interactions_api, tests and docs are left out by .dockerignore),
+# compiled here: Lambda's file system is read-only, so an uncompiled package is compiled at every cold start.
 COPY cw_pipeline/ ${LAMBDA_TASK_ROOT}/cw_pipeline/
+RUN python -m compileall -q "${LAMBDA_TASK_ROOT}/cw_pipeline"
 
 CMD ["cw_pipeline.lambda_handler.handler"]

@@ -50,3 +50,11 @@ def test_the_build_context_leaves_out_the_toolchain_and_tests():
     assert {".git", ".venv", ".tools", "tests", "cdk.out", "infra_cdk", "node_modules"} <= ignored
     assert {"cw_local", "interactions_api"} <= ignored  # development tooling and the monitored workload
     assert not {"cw_pipeline", "pyproject.toml", "uv.lock"} & ignored
+
+
+def test_the_package_is_compiled_once_copied_because_lambda_cannot_write_its_bytecode():
+    parsed = instructions()
+    copied = parsed.index(("COPY", "cw_pipeline/ ${LAMBDA_TASK_ROOT}/cw_pipeline/"))
+    compiled = [i for i, (name, arguments) in enumerate(parsed) if name == "RUN" and "compileall" in arguments]
+    assert len(compiled) == 1 and compiled[0] > copied
+    assert '"${LAMBDA_TASK_ROOT}/cw_pipeline"' in parsed[compiled[0]][1]
