@@ -1,13 +1,16 @@
 """Same inputs, same outputs: the pipeline's items and the baseline's, compared item by item after a scenario.
 
-Run-specific attributes (``run_id``, ``collected_at``, ``evaluated_at``) are left out; numbers are compared to
-1e-9 relative (the two compute averages and ratios in a different order).
+Every item of the scenario's windows is compared: aggregates, threshold evaluations and burn-rate evaluations
+(told apart by their partition key, `kind_of`). Run-specific attributes (``run_id``, ``collected_at``,
+``evaluated_at``) are left out; numbers are compared to 1e-9 relative (the two compute averages, ratios and
+sums in a different order).
 """
 
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
+from collections import Counter
+from dataclasses import dataclass, field
 from decimal import Decimal
 
 RUN_SPECIFIC = frozenset({"run_id", "collected_at", "evaluated_at"})
@@ -18,10 +21,19 @@ class Comparison:
     compared: int
     differing: list[str]  # "pk sk: what differs", the first few
     only_one_side: int
+    kinds: dict[str, int] = field(default_factory=dict)  # items compared, by `kind_of`
+    one_side_kinds: dict[str, int] = field(default_factory=dict)  # items on one side only, by `kind_of`
 
     @property
     def identical(self) -> bool:
         return not self.differing and not self.only_one_side
+
+
+def kind_of(pk: str) -> str:
+    """``aggregate``, ``threshold evaluation`` or ``burn-rate evaluation``, from the partition key (README)."""
+    if pk.startswith("slo#"):
+        return "burn-rate evaluation"
+    return "threshold evaluation" if pk.startswith("alert#") else "aggregate"
 
 
 def scan(session, endpoint_url: str, table_name: str, window_starts: set[str]) -> dict[tuple[str, str], dict]:
@@ -38,13 +50,19 @@ def scan(session, endpoint_url: str, table_name: str, window_starts: set[str]) -
 
 
 def compare(pipeline: dict[tuple[str, str], dict], baseline: dict[tuple[str, str], dict]) -> Comparison:
-    differing = []
-    for key in sorted(pipeline.keys() & baseline.keys()):
+    differing, both, one_side = [], pipeline.keys() & baseline.keys(), pipeline.keys() ^ baseline.keys()
+    for key in sorted(both):
         ours, theirs = pipeline[key], baseline[key]
         different = sorted(name for name in ours.keys() | theirs.keys() if not _same(ours.get(name), theirs.get(name)))
         if different:
             differing.append(f"{key[0]} {key[1]}: {', '.join(different)}")
-    return Comparison(len(pipeline.keys() & baseline.keys()), differing[:5], len(pipeline.keys() ^ baseline.keys()))
+    return Comparison(
+        len(both),
+        differing[:5],
+        len(one_side),
+        dict(sorted(Counter(kind_of(pk) for pk, _ in both).items())),
+        dict(sorted(Counter(kind_of(pk) for pk, _ in one_side).items())),
+    )
 
 
 def _same(a, b) -> bool:

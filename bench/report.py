@@ -106,10 +106,12 @@ def _rows(results: dict) -> list[str]:
 
 
 def _same(label: str, comparison) -> str:
+    kinds = ", ".join(f"{count:,} {kind}s" for kind, count in comparison.kinds.items())
     if comparison.identical:
-        return f"- {label}: the {comparison.compared:,} items of the pipeline and of the baseline are identical."
-    return (f"- {label}: {comparison.compared:,} items compared, {len(comparison.differing)} differ, "
-            f"{comparison.only_one_side} on one side only: {'; '.join(comparison.differing)}")  # fmt: skip
+        return f"- {label}: the {comparison.compared:,} items ({kinds}) of the pipeline and the baseline are identical."
+    one_side = ", ".join(f"{count:,} {kind}s" for kind, count in comparison.one_side_kinds.items())
+    return (f"- {label}: {comparison.compared:,} items compared ({kinds}), {len(comparison.differing)} differ, "
+            f"{comparison.only_one_side} on one side only ({one_side}): {'; '.join(comparison.differing)}")  # fmt: skip
 
 
 def render(results: dict, runs: int) -> str:

@@ -1,9 +1,10 @@
 """A deliberately simple plain-boto3 aggregator: the yardstick of `make bench`, not a product path.
 
 Same inputs as the pipeline's Lambda (the ``CW_*`` environment; a Scheduler event or a backfill event) and
-the same outputs (aggregate and evaluation items in the metrics table, SNS notifications for transitions),
-with none of its machinery: no Dagster, no pandas, clients built once per process, one Query per rule and
-resource for the stored states. It reads the same catalog and rule tables, never the pipeline's code.
+the same outputs (aggregate, evaluation and burn-rate items in the metrics table, SNS notifications for
+transitions), with none of its machinery: no Dagster, no pandas, clients built once per process, one Query per
+rule and resource for the stored states. It reads the same catalog, rule and SLO tables, never the pipeline's
+code. The burn-rate step is `bench.baseline.slo`.
 
     python -m bench.baseline.aggregator '{"scheduled_time": "2026-11-20T12:12:00Z"}'
 """
@@ -21,6 +22,7 @@ from decimal import Decimal
 import boto3
 from boto3.dynamodb.conditions import Key
 
+from bench.baseline import notify, slo
 from cw_pipeline import naming
 from cw_pipeline.catalog import METRICS, RATIOS, SERVICES, WhenMissing
 from cw_pipeline.thresholds import RULES, State
@@ -118,6 +120,10 @@ def aggregate(resources, windows, values, run_id: str, now: str, retention_days:
     return items
 
 
+MESSAGE_FIELDS = ("rule_id", "service", "resource", "state", "previous_state", "window_start", "window_end",
+                  "value", "threshold")  # fmt: skip
+
+
 def evaluate(resources, windows, aggregates, table, run_id: str, now: str, retention_days: int) -> tuple[list, int]:
     items, sent = [], 0
     before = naming.window_sk(windows[0] - WINDOW)
@@ -136,34 +142,27 @@ def evaluate(resources, windows, aggregates, table, run_id: str, now: str, reten
             previous = stored[before]["state"] if before in stored else State.INSUFFICIENT_DATA.value
             for window in windows:
                 value = aggregates[(service, name, window)].get(rule.attribute)
-                state = rule.evaluate(value).value
-                old = stored.get(naming.window_sk(window), {})
-                notified = old.get("notified") is True and (old.get("state"), old.get("previous_state")) == (
-                    state,
-                    previous,
-                )
-                transition = state != previous and (state == "ALARM" or (state, previous) == ("OK", "ALARM"))
-                if transition and not notified and os.environ.get("CW_ALERTS_TOPIC_ARN"):
-                    message = {"rule_id": rule.rule_id, "service": service, "resource": name, "state": state,
-                               "previous_state": previous, "window_start": naming.window_sk(window),
-                               "window_end": naming.window_sk(window + WINDOW), "value": value,
-                               "threshold": rule.threshold}  # fmt: skip
-                    sns.publish(
-                        TopicArn=os.environ["CW_ALERTS_TOPIC_ARN"],
-                        Message=json.dumps(message),
-                        Subject=f"[cw-analytics] {state} {rule.rule_id} on {name}"[:100],
-                    )
-                    notified, sent = True, sent + 1
                 item = {"pk": pk, "sk": naming.window_sk(window), "rule_id": rule.rule_id, "service": service,
-                        "resource": name, "metric": rule.attribute, "threshold": rule.threshold, "state": state,
-                        "previous_state": previous, "notified": notified, "window_start": naming.window_sk(window),
-                        "window_end": naming.window_sk(window + WINDOW), "evaluated_at": now, "run_id": run_id,
+                        "resource": name, "metric": rule.attribute, "threshold": rule.threshold,
+                        "state": rule.evaluate(value).value, "previous_state": previous,
+                        "window_start": naming.window_sk(window), "window_end": naming.window_sk(window + WINDOW),
+                        "evaluated_at": now, "run_id": run_id,
                         "expires_at": int((window + timedelta(days=retention_days)).timestamp())}  # fmt: skip
                 if value is not None:
                     item["value"] = value
-                items.append(item)
-                previous = state
+                message = {field: item.get(field) for field in MESSAGE_FIELDS}
+                what = f"{rule.rule_id} on {name}"
+                trail, published = notify.notify(sns, item, message, what, stored.get(item["sk"], {}))
+                items.append({**item, **trail})
+                sent += published
+                previous = item["state"]
     return items, sent
+
+
+def write(table, items: list[dict]) -> None:
+    with table.batch_writer(overwrite_by_pkeys=["pk", "sk"]) as batch:
+        for item in items:
+            batch.put_item(Item={k: number(v) if isinstance(v, float) else v for k, v in item.items()})
 
 
 def run(event: dict) -> dict:
@@ -174,11 +173,15 @@ def run(event: dict) -> dict:
     resources = monitored()
     aggregates = aggregate(resources, windows, pull(resources, windows), run_id, now, retention_days)
     evaluations, sent = evaluate(resources, windows, aggregates, table, run_id, now, retention_days)
-    with table.batch_writer(overwrite_by_pkeys=["pk", "sk"]) as batch:
-        for item in [*aggregates.values(), *evaluations]:
-            batch.put_item(Item={k: number(v) if isinstance(v, float) else v for k, v in item.items()})
+    write(table, [*aggregates.values(), *evaluations])
+    # Burn rates read the history back from the table, the windows just written included.
+    burn_rates, slo_sent = slo.evaluate_slos(
+        resources, windows, table, sns, {"run_id": run_id, "now": now, "retention_days": retention_days}
+    )
+    write(table, burn_rates)
     return {"windows": len(windows), "aggregates_written": len(aggregates),
-            "evaluations_written": len(evaluations), "notifications_sent": sent}  # fmt: skip
+            "evaluations_written": len(evaluations), "burn_rate_evaluations_written": len(burn_rates),
+            "notifications_sent": sent + slo_sent}  # fmt: skip
 
 
 if __name__ == "__main__":
