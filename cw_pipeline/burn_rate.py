@@ -79,7 +79,8 @@ def window_events(aggregates: pd.DataFrame, slo: SLO) -> pd.DataFrame:
 
 def _grid(events: pd.DataFrame, windows: Sequence[Window] | None) -> pd.DatetimeIndex:
     """Every 5-minute window from the first aggregate (or evaluated window) to the last, gaps included."""
-    starts = list(events["window_start"])
+    # The ends only: iterating hundreds of thousands of timestamps costs seconds.
+    starts = [events["window_start"].min(), events["window_start"].max()] if not events.empty else []
     if windows:
         starts += [pd.Timestamp(w.start) for w in windows]
     if not starts:
@@ -87,9 +88,9 @@ def _grid(events: pd.DataFrame, windows: Sequence[Window] | None) -> pd.Datetime
     return pd.date_range(min(starts), max(starts), freq=WINDOW, tz="UTC")
 
 
-def _rolling(series: pd.Series, windows: int) -> pd.Series:
-    """Sum over the ``windows`` 5-minute windows ending at each one; NaN when none of them has data."""
-    return series.rolling(windows, min_periods=1).sum()
+def _rolling(events: pd.DataFrame, windows: int) -> pd.DataFrame:
+    """Sum over the ``windows`` 5-minute windows ending at each one, per column; NaN when none of them has data."""
+    return events.rolling(windows, min_periods=1).sum()
 
 
 def _ratio(bad: pd.Series, total: pd.Series) -> pd.Series:
@@ -119,12 +120,14 @@ def evaluate_burn_rates(
     frames = []
     for slo in slos:
         events = window_events(aggregates, slo)
+        if events.empty or not policies:
+            continue
         grid = _grid(events, windows)
-        for resource, of_resource in events.groupby("resource", sort=True):
-            per_window = of_resource.set_index("window_start")[["bad", "total"]].reindex(grid)
-            for policy in policies:
-                frame = _policy_frame(slo, str(resource), policy, per_window)
-                frames.append(frame if wanted is None else frame[frame["window_start"].isin(wanted)])
+        # One column per resource over the grid, gaps as NaN: every resource's rolling sums in one call
+        # per span (a column is summed exactly as a resource's own series would be).
+        wide = events.pivot(index="window_start", columns="resource", values=["bad", "total"]).reindex(grid)
+        evaluated = np.ones(len(grid), dtype=bool) if wanted is None else grid.isin(wanted)
+        frames.append(_slo_frame(slo, policies, wide["bad"], wide["total"], evaluated))
     if not frames:
         return pd.DataFrame(columns=list(EVALUATION_COLUMNS))
     evaluations = pd.concat(frames, ignore_index=True)
@@ -136,43 +139,59 @@ def evaluate_burn_rates(
     return evaluations[list(EVALUATION_COLUMNS)].reset_index(drop=True)
 
 
-def _span(per_window: pd.DataFrame, windows: int, error_budget: float) -> dict[str, pd.Series]:
-    """Bad and total events, error ratio and burn rate over the ``windows`` windows ending at each window."""
-    bad, total = _rolling(per_window["bad"], windows), _rolling(per_window["total"], windows)
-    ratio = _ratio(bad, total)
+def _span(
+    bad: pd.DataFrame, total: pd.DataFrame, windows: int, error_budget: float, evaluated: np.ndarray
+) -> dict[str, np.ndarray]:
+    """Bad and total events, error ratio and burn rate over the ``windows`` windows ending at each evaluated
+    window (rows of the grid where ``evaluated``, one column per resource)."""
+    bad = _rolling(bad, windows).to_numpy()[evaluated]
+    total = _rolling(total, windows).to_numpy()[evaluated]
+    ratio = bad / np.where(total > 0, total, np.nan)
     return {"bad": bad, "total": total, "error_ratio": ratio, "burn_rate": ratio / error_budget}
 
 
-def _policy_frame(slo: SLO, resource: str, policy: BurnRatePolicy, per_window: pd.DataFrame) -> pd.DataFrame:
-    long = _span(per_window, policy.long_windows, slo.error_budget)
-    short = _span(per_window, policy.short_windows, slo.error_budget)
-    # NaN compares False: an undefined burn rate never exceeds the policy's rate.
-    both_exceed = (long["burn_rate"] > policy.burn_rate) & (short["burn_rate"] > policy.burn_rate)
-    state = np.where(
-        long["error_ratio"].isna(),
-        State.INSUFFICIENT_DATA.value,
-        np.where(both_exceed, State.ALARM.value, State.OK.value),
-    )
+def _slo_frame(
+    slo: SLO, policies: Sequence[BurnRatePolicy], bad: pd.DataFrame, total: pd.DataFrame, evaluated: np.ndarray
+) -> pd.DataFrame:
+    """The rows of ``slo`` for every resource (a column of ``bad`` and ``total``), policy and evaluated
+    window of the grid (the rows where ``evaluated``), ordered by resource, then policy, then window."""
+    resources = list(bad.columns)
+    starts = bad.index[evaluated]
+    columns: dict[str, list[np.ndarray]] = {}
+    spans: dict[int, dict[str, np.ndarray]] = {}  # policies share spans (the 6 h of page_slow and ticket)
+    for policy in policies:
+        for windows in (policy.long_windows, policy.short_windows):
+            if windows not in spans:
+                spans[windows] = _span(bad, total, windows, slo.error_budget, evaluated)
+        long, short = spans[policy.long_windows], spans[policy.short_windows]
+        # NaN compares False: an undefined burn rate never exceeds the policy's rate.
+        both_exceed = (long["burn_rate"] > policy.burn_rate) & (short["burn_rate"] > policy.burn_rate)
+        state = np.where(
+            np.isnan(long["error_ratio"]),
+            State.INSUFFICIENT_DATA.value,
+            np.where(both_exceed, State.ALARM.value, State.OK.value),
+        )
+        named = {f"{name}_{part}": span[part] for name, span in (("long", long), ("short", short)) for part in span}
+        for name, values in [*named.items(), ("state", state)]:
+            columns.setdefault(name, []).append(values.T)  # (window, resource) -> (resource, window)
+    per_resource = len(policies) * len(starts)
+    by_resource = {name: np.stack(blocks, axis=1).reshape(-1) for name, blocks in columns.items()}
+
+    def repeated(per_policy: list) -> np.ndarray:  # a policy's value on each of its rows, for every resource
+        return np.tile(np.repeat(np.array(per_policy), len(starts)), len(resources))
+
     return pd.DataFrame(
         {
             "slo_id": slo.slo_id,
             "service": slo.service.value,
-            "resource": resource,
-            "severity": policy.severity.value,
-            "policy": policy.name,
-            "window_start": per_window.index,
-            "threshold": policy.burn_rate,
-            "long_bad": long["bad"].to_numpy(),
-            "long_total": long["total"].to_numpy(),
-            "long_error_ratio": long["error_ratio"].to_numpy(),
-            "long_burn_rate": long["burn_rate"].to_numpy(),
-            "short_bad": short["bad"].to_numpy(),
-            "short_total": short["total"].to_numpy(),
-            "short_error_ratio": short["error_ratio"].to_numpy(),
-            "short_burn_rate": short["burn_rate"].to_numpy(),
-            "state": state,
+            "resource": np.repeat(np.array(resources, dtype=str), per_resource),
+            "severity": repeated([p.severity.value for p in policies]),
+            "policy": repeated([p.name for p in policies]),
+            "window_start": starts.take(np.tile(np.arange(len(starts)), len(resources) * len(policies))),
+            "threshold": repeated([float(p.burn_rate) for p in policies]),
+            **by_resource,
         }
-    )
+    )[list(EVALUATION_COLUMNS)]
 
 
 _STATE_RANK = {State.ALARM.value: 0, State.OK.value: 1, State.INSUFFICIENT_DATA.value: 2}

@@ -153,10 +153,10 @@ def evaluation_keys(
     """The ``(pk, sk)`` of every stored evaluation `evaluate` needs: for each rule and resource, the window
     before the first one (its previous state) and every evaluated window (what was already notified)."""
     sort_keys = [naming.window_sk(windows[0].previous.start), *(naming.window_sk(w.start) for w in windows)]
+    resources = resources_by_service(aggregates["service"].tolist(), aggregates["resource"].tolist())
     keys = []
     for rule in rules:
-        resources = aggregates.loc[aggregates["service"] == rule.service.value, "resource"].unique()
-        for resource in sorted(resources):
+        for resource in sorted(resources.get(rule.service.value, ())):
             pk = naming.evaluation_pk(rule.rule_id, resource)
             keys.extend((pk, sk) for sk in sort_keys)
     return keys
@@ -173,24 +173,63 @@ def evaluate(
     first one evaluated (for its previous state) and the evaluated windows themselves (to know which
     transitions were already notified).
     """
+    # The frame is read once, column by column, and grouped in Python: filtering it per rule and resource
+    # and converting each group to records cost seconds on a thousand-resource estate.
+    ordered = aggregates.sort_values("window_start", kind="stable")
+    rows = resources_by_service(ordered["service"].tolist(), ordered["resource"].tolist())
+    windows = WindowKeys(ordered["window_start"].tolist())
+    columns: dict[str, list] = {}
     evaluations: list[Evaluation] = []
     for rule in rules:
-        of_service = aggregates[aggregates["service"] == rule.service.value].sort_values("window_start")
-        for resource, rows in of_service.groupby("resource", sort=True):
-            previous: State | None = None
-            for row in rows.to_dict("records"):
-                window = Window(row["window_start"].to_pydatetime())
-                pk = naming.evaluation_pk(rule.rule_id, resource)
-                if previous is None:
-                    before = stored.get((pk, naming.window_sk(window.previous.start)))
-                    previous = State(before["state"]) if before else State.INSUFFICIENT_DATA
-                raw = row.get(rule.attribute)
+        if rule.attribute not in columns:
+            present = rule.attribute in ordered.columns
+            columns[rule.attribute] = ordered[rule.attribute].tolist() if present else [None] * len(ordered)
+        values = columns[rule.attribute]
+        for resource, indices in sorted(rows.get(rule.service.value, {}).items()):
+            pk = naming.evaluation_pk(rule.rule_id, resource)
+            before = stored.get((pk, windows.previous_sk(indices[0])))
+            previous = State(before["state"]) if before else State.INSUFFICIENT_DATA
+            for index in indices:
+                raw = values[index]
                 value = None if raw is None or math.isnan(raw) else float(raw)
                 state = rule.evaluate(value)
-                notified = notified_trail(stored.get((pk, naming.window_sk(window.start))))
-                evaluations.append(Evaluation(rule, resource, window, value, state, previous, *notified))
+                notified = notified_trail(stored.get((pk, windows.sk(index))))
+                evaluations.append(Evaluation(rule, resource, windows.window(index), value, state, previous, *notified))
                 previous = state
     return evaluations
+
+
+def resources_by_service(services: Sequence, resources: Sequence) -> dict[str, dict[str, list[int]]]:
+    """Row positions grouped by service, then resource, in the order of the rows."""
+    grouped: dict[str, dict[str, list[int]]] = {}
+    for index, (service, resource) in enumerate(zip(services, resources, strict=True)):
+        grouped.setdefault(service, {}).setdefault(resource, []).append(index)
+    return grouped
+
+
+class WindowKeys:
+    """The window of each row of a frame, and the sort keys of it and of the window before it, built once
+    per distinct window start (a run has a few windows and thousands of rows)."""
+
+    def __init__(self, starts: Sequence) -> None:
+        self._starts = starts
+        self._windows: dict = {}
+
+    def _of(self, index: int) -> tuple[Window, str, str]:
+        start = self._starts[index]
+        if start not in self._windows:
+            window = Window(start.to_pydatetime())
+            self._windows[start] = (window, naming.window_sk(window.start), naming.window_sk(window.previous.start))
+        return self._windows[start]
+
+    def window(self, index: int) -> Window:
+        return self._of(index)[0]
+
+    def sk(self, index: int) -> str:
+        return self._of(index)[1]
+
+    def previous_sk(self, index: int) -> str:
+        return self._of(index)[2]
 
 
 def notified_trail(existing: Mapping | None) -> tuple[State | None, int, str | None]:

@@ -25,7 +25,7 @@ from cw_pipeline import naming
 from cw_pipeline.aggregation import expires_at
 from cw_pipeline.burn_rate import evaluate_burn_rates, severity_states
 from cw_pipeline.catalog import Service
-from cw_pipeline.evaluation import NotificationTrail, notified_trail
+from cw_pipeline.evaluation import NotificationTrail, WindowKeys, notified_trail
 from cw_pipeline.slos import POLICIES, SLO, SLOS, BurnRatePolicy, Severity, window_label
 from cw_pipeline.thresholds import State
 from cw_pipeline.windows import Window
@@ -164,10 +164,6 @@ class BurnRateEvaluation(NotificationTrail):
         return {**item, **self.trail_attributes()}
 
 
-def _resources(history: pd.DataFrame, service: Service) -> list[str]:
-    return sorted(history.loc[history["service"] == service.value, "resource"].unique())
-
-
 def burn_rate_keys(
     history: pd.DataFrame,
     windows: Sequence[Window],
@@ -177,9 +173,14 @@ def burn_rate_keys(
     """The ``(pk, sk)`` of every stored burn-rate evaluation `evaluate_slos` needs: per rule and resource,
     the window before the first (its previous state) and every evaluated window (what was notified)."""
     sort_keys = [naming.window_sk(windows[0].previous.start), *(naming.window_sk(w.start) for w in windows)]
+    # One pass over the history (hundreds of thousands of rows), not one filter per rule.
+    resources = {
+        service: sorted(of_service)
+        for service, of_service in history.groupby("service", sort=False)["resource"].unique().items()
+    }
     keys = []
     for rule in burn_rate_rules(slos, policies):
-        for resource in _resources(history, rule.service):
+        for resource in resources.get(rule.service.value, ()):
             pk = naming.slo_evaluation_pk(rule.slo.slo_id, rule.severity.value, resource)
             keys.extend((pk, sk) for sk in sort_keys)
     return keys
@@ -200,31 +201,34 @@ def evaluate_slos(
     """
     decided = severity_states(evaluate_burn_rates(history, windows, slos=slos, policies=policies))
     by_name = {p.name: p for p in policies}
+    # The decided rows are read once, column by column, and grouped in Python (like `evaluation.evaluate`).
+    ordered = decided.sort_values("window_start", kind="stable")
+    column = {name: ordered[name].tolist() for name in _EVALUATION_FIELDS}
+    rows: dict[tuple[str, str], dict[str, list[int]]] = {}
+    for index, (slo_id, severity, resource) in enumerate(
+        zip(column["slo_id"], column["severity"], column["resource"], strict=True)
+    ):
+        rows.setdefault((slo_id, severity), {}).setdefault(str(resource), []).append(index)
+    starts = WindowKeys(column["window_start"])
     evaluations: list[BurnRateEvaluation] = []
     for rule in burn_rate_rules(slos, policies):
-        rows = decided[(decided["slo_id"] == rule.slo.slo_id) & (decided["severity"] == rule.severity.value)]
-        for resource, of_resource in rows.sort_values("window_start").groupby("resource", sort=True):
-            pk = naming.slo_evaluation_pk(rule.slo.slo_id, rule.severity.value, str(resource))
-            previous: State | None = None
-            for row in of_resource.to_dict("records"):
-                window = Window(row["window_start"].to_pydatetime())
-                if previous is None:
-                    before = stored.get((pk, naming.window_sk(window.previous.start)))
-                    previous = State(before["state"]) if before else State.INSUFFICIENT_DATA
-                state = State(row["state"])
-                notified_state, notifications, notification_id = notified_trail(
-                    stored.get((pk, naming.window_sk(window.start)))
-                )
+        for resource, indices in sorted(rows.get((rule.slo.slo_id, rule.severity.value), {}).items()):
+            pk = naming.slo_evaluation_pk(rule.slo.slo_id, rule.severity.value, resource)
+            before = stored.get((pk, starts.previous_sk(indices[0])))
+            previous = State(before["state"]) if before else State.INSUFFICIENT_DATA
+            for index in indices:
+                state = State(column["state"][index])
+                notified_state, notifications, notification_id = notified_trail(stored.get((pk, starts.sk(index))))
                 evaluations.append(
                     BurnRateEvaluation(
                         rule=rule,
-                        resource=str(resource),
-                        window=window,
-                        policy=by_name[row["policy"]],
-                        long_bad=float(row["long_bad"]),
-                        long_total=float(row["long_total"]),
-                        long_burn_rate=float(row["long_burn_rate"]),
-                        short_burn_rate=float(row["short_burn_rate"]),
+                        resource=resource,
+                        window=starts.window(index),
+                        policy=by_name[column["policy"][index]],
+                        long_bad=float(column["long_bad"][index]),
+                        long_total=float(column["long_total"][index]),
+                        long_burn_rate=float(column["long_burn_rate"][index]),
+                        short_burn_rate=float(column["short_burn_rate"][index]),
                         state=state,
                         previous_state=previous,
                         notified_state=notified_state,
@@ -234,3 +238,9 @@ def evaluate_slos(
                 )
                 previous = state
     return evaluations
+
+
+_EVALUATION_FIELDS = (
+    "slo_id", "severity", "resource", "window_start", "policy", "state",
+    "long_bad", "long_total", "long_burn_rate", "short_burn_rate",
+)  # fmt: skip

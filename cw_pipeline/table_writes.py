@@ -7,6 +7,15 @@ attempts, and then the run fails with `UnprocessedItemsError` naming the table a
 were left. Errors of the call itself (throttling answers, 5xx, connection errors) are retried by
 botocore's ``standard`` retry mode, configured on every client (`cw_pipeline.defs.resources`).
 
+The batches hold distinct keys, so they are independent: up to `WRITE_CONCURRENCY` are in flight at
+once (a thousand-resource run writes hundreds of batches, one round trip each), with the same calls as
+one after another. Two batches holding items of one partition are never in flight together: moto, the
+DynamoDB of the tests and of the benchmarks, creates a partition without a lock and loses an item when
+two calls create the same one at once. DynamoDB does not, and the wait costs little: the pipeline writes
+a partition's windows one after another, and each thread writes a run of consecutive batches. Once a
+batch has failed, the batches not yet started are not sent; those in flight finish their own attempts.
+Transactions stay sequential and in order (the outbox relies on it).
+
 The functions take the client of a boto3 DynamoDB *resource* (``table.meta.client``), which accepts
 and returns plain Python values (numbers as ``Decimal``).
 """
@@ -14,8 +23,13 @@ and returns plain Python values (numbers as ``Decimal``).
 from __future__ import annotations
 
 import random
+import threading
 import time
 from collections.abc import Iterable, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from contextlib import ExitStack
+from dataclasses import dataclass
+from itertools import pairwise
 
 from cw_pipeline import naming
 
@@ -24,6 +38,7 @@ ACTIONS_PER_TRANSACTION = 100  # TransactWriteItems' limit
 WRITE_ATTEMPTS = 8
 BACKOFF_BASE_SECONDS = 0.05
 BACKOFF_CAP_SECONDS = 2.0
+WRITE_CONCURRENCY = 8  # BatchWriteItem calls in flight at once
 
 
 class UnprocessedItemsError(RuntimeError):
@@ -39,30 +54,86 @@ def key_of(item: dict) -> tuple[str, str]:
     return item[naming.TABLE_PARTITION_KEY], item[naming.TABLE_SORT_KEY]
 
 
-def batch_write(client, table_name: str, items: Iterable[dict], attempts: int = WRITE_ATTEMPTS) -> int:
+def batch_write(
+    client, table_name: str, items: Iterable[dict], attempts: int = WRITE_ATTEMPTS, concurrency: int = WRITE_CONCURRENCY
+) -> int:
     """Put ``items`` (a later item replaces an earlier one with the same key); returns BatchWriteItem calls."""
     unique = list({key_of(item): item for item in items}.values())
-    calls = 0
-    for offset in range(0, len(unique), ITEMS_PER_BATCH):
-        pending = [{"PutRequest": {"Item": item}} for item in unique[offset : offset + ITEMS_PER_BATCH]]
-        waited = 0.0
-        for attempt in range(1, attempts + 1):
-            response = client.batch_write_item(RequestItems={table_name: pending})
-            calls += 1
-            pending = response.get("UnprocessedItems", {}).get(table_name, [])
-            if not pending:
-                break
-            if attempt == attempts:
-                raise UnprocessedItemsError(
-                    f"DynamoDB BatchWriteItem on table {table_name}: {len(pending)} item(s) still unprocessed after "
-                    f"{attempts} attempts and {waited:.1f} s of backoff (the table is throttling writes); "
-                    f"{offset} of {len(unique)} item(s) were written before. The run fails; running it again "
-                    "rewrites the same keys"
-                )
+    batches = [unique[offset : offset + ITEMS_PER_BATCH] for offset in range(0, len(unique), ITEMS_PER_BATCH)]
+    failed = threading.Event()  # set by the first batch that fails: the batches not yet started stay unsent
+    partitions = {item[naming.TABLE_PARTITION_KEY]: threading.Lock() for item in unique}
+
+    def write(batch: list[dict]) -> _Batch:
+        with ExitStack() as held:
+            # Every batch takes its partitions' locks in the same (sorted) order: no two can wait for each other.
+            for pk in sorted({item[naming.TABLE_PARTITION_KEY] for item in batch}):
+                held.enter_context(partitions[pk])
+            try:
+                return _write_batch(client, table_name, batch, attempts, failed)
+            except BaseException:
+                failed.set()
+                raise
+
+    lanes = min(concurrency, len(batches))
+    if lanes > 1:
+        # Each thread writes a run of consecutive batches: a partition's items are next to each other, so only
+        # the batches at either end of a run can wait for another thread's.
+        bounds = [len(batches) * lane // lanes for lane in range(lanes + 1)]
+        runs = [batches[start:end] for start, end in pairwise(bounds)]
+        with ThreadPoolExecutor(max_workers=lanes) as pool:
+            futures = [pool.submit(lambda run: [write(batch) for batch in run], run) for run in runs]
+        errors = [error for future in futures if (error := future.exception()) is not None]
+        if errors:
+            raise errors[0]  # the first in the order of the items
+        done = [batch for future in futures for batch in future.result()]
+    else:
+        done = [write(batch) for batch in batches]
+    if failed.is_set():
+        raise _unprocessed_error(table_name, done, len(unique), attempts)
+    return sum(batch.calls for batch in done)
+
+
+@dataclass(frozen=True)
+class _Batch:
+    """What became of one batch: the calls made, the items left unwritten, the seconds waited between calls."""
+
+    calls: int
+    unprocessed: int
+    waited: float
+    sent: bool = True
+
+
+def _write_batch(client, table_name: str, batch: list[dict], attempts: int, failed: threading.Event) -> _Batch:
+    """One batch of at most 25 items, its ``UnprocessedItems`` resent with backoff at most ``attempts`` times;
+    sets ``failed`` when some are left after that. Not sent at all once another batch has failed."""
+    if failed.is_set():
+        return _Batch(calls=0, unprocessed=len(batch), waited=0.0, sent=False)
+    pending = [{"PutRequest": {"Item": item}} for item in batch]
+    waited = 0.0
+    for attempt in range(1, attempts + 1):
+        response = client.batch_write_item(RequestItems={table_name: pending})
+        pending = response.get("UnprocessedItems", {}).get(table_name, [])
+        if not pending:
+            return _Batch(calls=attempt, unprocessed=0, waited=waited)
+        if attempt < attempts:
             delay = backoff(attempt)
             waited += delay
             time.sleep(delay)
-    return calls
+    failed.set()
+    return _Batch(calls=attempts, unprocessed=len(pending), waited=waited)
+
+
+def _unprocessed_error(table_name: str, batches: Sequence[_Batch], total: int, attempts: int) -> UnprocessedItemsError:
+    unprocessed = sum(b.unprocessed for b in batches if b.sent)
+    unsent = sum(b.unprocessed for b in batches if not b.sent)
+    waited = max(b.waited for b in batches if b.sent and b.unprocessed)
+    written = total - unprocessed - unsent
+    not_sent = f", {unsent} more not sent once a batch had failed" if unsent else ""
+    return UnprocessedItemsError(
+        f"DynamoDB BatchWriteItem on table {table_name}: {unprocessed} item(s) still unprocessed after {attempts} "
+        f"attempts and {waited:.1f} s of backoff (the table is throttling writes); {written} of {total} item(s) "
+        f"were written{not_sent}. The run fails; running it again rewrites the same keys"
+    )
 
 
 def transact_put_groups(client, table_name: str, groups: Sequence[Sequence[dict]]) -> int:

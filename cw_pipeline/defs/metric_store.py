@@ -9,12 +9,13 @@ from __future__ import annotations
 import math
 import random
 import time
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal
 from functools import partial
+from typing import TypeVar
 
 import pandas as pd
 from boto3.dynamodb.conditions import Key
@@ -31,7 +32,9 @@ BATCH_GET_KEYS = 100  # BatchGetItem's limit per call
 BATCH_GET_ATTEMPTS = 6  # calls for one batch of keys while DynamoDB leaves some unprocessed
 BATCH_GET_BACKOFF_SECONDS = 0.05  # doubled after every attempt, with jitter, at most the cap
 BATCH_GET_BACKOFF_CAP_SECONDS = 2.0
-READ_CONCURRENCY = 8  # stored-state reads in flight at once
+READ_CONCURRENCY = 8  # stored-state and history reads in flight at once
+
+T = TypeVar("T")
 
 
 class MetricStore(_Boto3Resource):
@@ -152,11 +155,7 @@ class MetricStore(_Boto3Resource):
             partial(self._batch_get, client, batched[offset : offset + BATCH_GET_KEYS])
             for offset in range(0, len(batched), BATCH_GET_KEYS)
         ]
-        if len(tasks) > 1:
-            with ThreadPoolExecutor(max_workers=min(READ_CONCURRENCY, len(tasks))) as pool:
-                results = list(pool.map(lambda task: task(), tasks))
-        else:
-            results = [task() for task in tasks]
+        results = _concurrently(tasks)
         found: dict[tuple[str, str], dict] = {}
         for part, _ in results:
             found.update(part)
@@ -194,13 +193,12 @@ class MetricStore(_Boto3Resource):
 
     def read_aggregates(self, resources: Iterable[MonitoredResource], first: datetime, last: datetime) -> pd.DataFrame:
         """The stored aggregates of ``resources`` for windows starting in ``[first, last]``, as the frame
-        `cw_pipeline.aggregation.aggregate` returns: one Query per resource over the whole range."""
-        items = [
-            item
-            for resource in resources
-            for item in self.query_range(resource.pk, naming.window_sk(first), naming.window_sk(last))
-        ]
-        return aggregates_from_items(items)
+        `cw_pipeline.aggregation.aggregate` returns: one Query per resource over the whole range, up to
+        `READ_CONCURRENCY` in flight at once (a thousand resources are a thousand round trips)."""
+        client = self._table().meta.client
+        first_sk, last_sk = naming.window_sk(first), naming.window_sk(last)
+        tasks = [partial(self._query_pages, resource.pk, first_sk, last_sk, client) for resource in resources]
+        return aggregates_from_items([item for items, _ in _concurrently(tasks) for item in items])
 
     def query_range(self, pk: str, first_sk: str, last_sk: str) -> list[dict]:
         """Items of one partition whose sort key is in ``[first_sk, last_sk]``, numbers as floats."""
@@ -219,6 +217,15 @@ class MetricStore(_Boto3Resource):
                 if "LastEvaluatedKey" not in page:
                     return items, pages
                 request["ExclusiveStartKey"] = page["LastEvaluatedKey"]
+
+
+def _concurrently(tasks: list[Callable[[], T]]) -> list[T]:
+    """The results of ``tasks`` in their order, up to `READ_CONCURRENCY` running at once; the first error
+    raised (in the tasks' order) is raised."""
+    if len(tasks) <= 1:
+        return [task() for task in tasks]
+    with ThreadPoolExecutor(max_workers=min(READ_CONCURRENCY, len(tasks))) as pool:
+        return list(pool.map(lambda task: task(), tasks))
 
 
 @dataclass(frozen=True)
