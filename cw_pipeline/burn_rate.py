@@ -213,7 +213,8 @@ def severity_states(evaluations: pd.DataFrame) -> pd.DataFrame:
 
 
 def history_start(first: Window, policies: Sequence[BurnRatePolicy] = POLICIES) -> datetime:
-    """The start of the oldest window the long windows of ``first`` reach back to (the bulk Query's lower bound)."""
+    """The start of the oldest window the long windows of ``first`` reach back to: where the SLO history read
+    starts."""
     return first.start - longest_window(tuple(policies)) + WINDOW
 
 

@@ -17,8 +17,10 @@ evaluations and could notify a false transition; a retry of the run usually succ
 from __future__ import annotations
 
 from collections.abc import Iterator, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import datetime
+from functools import partial
 
 import pandas as pd
 
@@ -34,6 +36,7 @@ COMPLETE = "Complete"
 PARTIAL_DATA = "PartialData"
 MISSING = "missing from the answer"
 NAMED_FAILURES = 10  # how many failed queries the error message lists by name
+FETCH_CONCURRENCY = 8  # GetMetricData calls in flight at once; the API allows 50 a second per account and Region
 
 
 class QueryFailed(RuntimeError):
@@ -93,36 +96,49 @@ def time_slices(start: datetime, end: datetime, queries_in_batch: int) -> Iterat
 def fetch(client, queries: Sequence[MetricQuery], start: datetime, end: datetime) -> FetchResult:
     """Pull every query over the windows in ``[start, end)`` (both on 5-minute marks).
 
-    Raises `QueryFailed` when any query is not answered completely (see the module docstring).
+    Each batch of 500 queries over each time slice is independent of the others: up to `FETCH_CONCURRENCY` of
+    them are in flight at once (an estate's 18 calls are ~0.5 s each on AWS), and their answers are put
+    together in batch and slice order, as one call after another would have. Raises `QueryFailed` when any
+    query is not answered completely (see the module docstring).
     """
     start, end = as_utc(start), as_utc(end)
+    pulls = [
+        partial(_pull, client, batch, slice_start, slice_end)
+        for batch in (
+            queries[offset : offset + MAX_QUERIES_PER_CALL] for offset in range(0, len(queries), MAX_QUERIES_PER_CALL)
+        )
+        for slice_start, slice_end in time_slices(start, end, len(batch))
+    ]
+    if len(pulls) > 1:
+        with ThreadPoolExecutor(max_workers=min(FETCH_CONCURRENCY, len(pulls))) as pool:
+            pulled = list(pool.map(lambda pull: pull(), pulls))  # the first error, in call order, is raised
+    else:
+        pulled = [pull() for pull in pulls]
     rows: list[tuple] = []
     failures: dict[str, str] = {}  # query description -> status
-    calls = 0
-    for offset in range(0, len(queries), MAX_QUERIES_PER_CALL):
-        batch = queries[offset : offset + MAX_QUERIES_PER_CALL]
-        for slice_start, slice_end in time_slices(start, end, len(batch)):
-            answered, slice_calls = _pull(client, batch, slice_start, slice_end, rows)
-            calls += slice_calls
-            for query in batch:
-                status = answered.get(query.id, MISSING)
-                if status != COMPLETE:
-                    failures.setdefault(query.description, status)
+    for pull, (pull_rows, answered, _) in zip(pulls, pulled, strict=True):
+        rows.extend(pull_rows)
+        for query in pull.args[1]:
+            status = answered.get(query.id, MISSING)
+            if status != COMPLETE:
+                failures.setdefault(query.description, status)
     if failures:
         raise QueryFailed(_failure_message(failures, len(queries), start, end))
     frame = pd.DataFrame(rows, columns=list(DATAPOINT_COLUMNS))
     frame["window_start"] = pd.to_datetime(frame["window_start"], utc=True)
     # A paginated answer can repeat a timestamp; the last word CloudWatch gave wins.
     frame = frame.drop_duplicates(subset=["service", "resource", "attribute", "window_start"], keep="last")
-    return FetchResult(frame.reset_index(drop=True), len(queries), calls)
+    return FetchResult(frame.reset_index(drop=True), len(queries), sum(calls for _, _, calls in pulled))
 
 
 def _pull(
-    client, batch: Sequence[MetricQuery], start: datetime, end: datetime, rows: list[tuple]
-) -> tuple[dict[str, str], int]:
-    """One batch over one time slice, every page of it; the last status each query id was given, and calls."""
+    client, batch: Sequence[MetricQuery], start: datetime, end: datetime
+) -> tuple[list[tuple], dict[str, str], int]:
+    """One batch over one time slice, every page of it: its datapoint rows, the last status each query id was
+    given, and the calls made."""
     by_id = {query.id: query for query in batch}
     requests = [query.as_request() for query in batch]
+    rows: list[tuple] = []
     statuses: dict[str, str] = {}
     pagination: dict = {}
     calls = 0
@@ -145,7 +161,7 @@ def _pull(
                     )  # fmt: skip
         token = response.get("NextToken")
         if not token:
-            return statuses, calls
+            return rows, statuses, calls
         pagination = {"NextToken": token}
 
 

@@ -69,6 +69,11 @@ def slo_evaluation_pk(slo_id: str, severity: str, resource: str) -> str:
     return f"slo#{slo_id}#{severity}#{resource}"
 
 
+def slo_history_pk(service: str, resource: str) -> str:
+    """Partition key of a resource's SLO history (`cw_pipeline.slo_history`): ``slo_history#{service}#{resource}``."""
+    return f"slo_history#{service}#{resource}"
+
+
 def slo_report_key(day_start: datetime) -> str:
     """Object key of a daily SLO report: ``slo-reports/YYYY-MM-DD.html`` (the UTC day it covers)."""
     if day_start.tzinfo is None:

@@ -190,12 +190,17 @@ def slos_for(service: Service) -> tuple[SLO, ...]:
     return tuple(s for s in SLOS if s.service == service)
 
 
+def attributes_read(service: Service) -> tuple[str, ...]:
+    """The aggregate attributes the SLOs of ``service`` read, in table order: what the SLO history keeps."""
+    return tuple(dict.fromkeys(attribute for s in slos_for(service) for attribute in s.attributes))
+
+
 def policies_for(severity: Severity, policies: tuple[BurnRatePolicy, ...] = POLICIES) -> tuple[BurnRatePolicy, ...]:
     return tuple(p for p in policies if p.severity == severity)
 
 
 def longest_window(policies: tuple[BurnRatePolicy, ...] = POLICIES) -> timedelta:
-    """The history a burn-rate evaluation needs before its first window (the asset's one Query per resource)."""
+    """The history a burn-rate evaluation needs before its first window (what the SLO step reads of the SLO history)."""
     if not policies:
         raise ValueError("no burn-rate policy given; expected at least one row")
     return max(p.long_window for p in policies)

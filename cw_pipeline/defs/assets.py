@@ -21,6 +21,7 @@ from dagster import (
     asset,
 )
 
+from cw_pipeline import slo_history
 from cw_pipeline.aggregation import aggregate, aggregate_items
 from cw_pipeline.alerting import deliver, send_owed
 from cw_pipeline.cloudwatch import build_queries, resources_without_data
@@ -83,13 +84,19 @@ def metric_aggregates(
     monitored: MonitoredResources,
     clock: PipelineClock,
 ) -> Output[pd.DataFrame]:
-    """One aggregate per monitored resource per window, written to the metrics table."""
+    """One aggregate per monitored resource per window, written to the metrics table with the SLO history
+    blocks its windows fall in (`cw_pipeline.slo_history`: what the burn rates read back)."""
     windows = run_windows(context)
     with step_lease(context, metric_store, clock):
         aggregates = aggregate(cloudwatch_datapoints, monitored.resources(), windows)
         items = aggregate_items(aggregates, context.run_id, clock.now(), metric_store.retention_days)
-        calls = metric_store.write(items)
-    return Output(aggregates, metadata=metadata.aggregates(windows, aggregates, len(items), calls, metric_store))
+        stored = metric_store.read_items(slo_history.keys_for(aggregates))
+        blocks = slo_history.updated_blocks(aggregates, stored.items, metric_store.retention_days)
+        calls = metric_store.write([*items, *blocks])
+    return Output(
+        aggregates,
+        metadata=metadata.aggregates(windows, aggregates, len(items), len(blocks), calls, stored.calls, metric_store),
+    )
 
 
 @asset(

@@ -52,12 +52,22 @@ def datapoints(
     }
 
 
-def aggregates(windows: Sequence[Window], frame: pd.DataFrame, items_written: int, calls: int, store) -> dict:
+def aggregates(
+    windows: Sequence[Window],
+    frame: pd.DataFrame,
+    items_written: int,
+    blocks_written: int,
+    write_calls: int,
+    block_read_calls: int,
+    store,
+) -> dict:
     return {
         **window_range(windows),
         "rows": len(frame),
         "items_written": items_written,
-        "batch_write_item_calls": calls,
+        "slo_history_blocks_written": blocks_written,
+        "slo_history_read_calls": block_read_calls,
+        "batch_write_item_calls": write_calls,
         "table": store.table_name,
         "preview": preview(frame),
     }

@@ -1,20 +1,23 @@
 """The SLO assets: burn rates after the aggregates (every 5-minute window), and the daily SLO report.
 
 - `slo_burn_rates` is in the pipeline job's group, on the same window partitions and single-run
-  backfill policy. It reads the history its long windows need from the table in bulk (one Query per
-  resource from `burn_rate.history_start` of the run's first window), evaluates every SLO at every
+  backfill policy. It reads the history its long windows need (from `burn_rate.history_start` of the run's
+  first window) from the SLO history blocks the aggregates step writes (`cw_pipeline.slo_history`: 13
+  BatchGetItem keys per resource, not 864 aggregates), evaluates every SLO at every
   severity (`cw_pipeline.slo_evaluation`), and delivers transitions exactly like the threshold rules
   (`cw_pipeline.alerting.deliver`): same guarantee, same outbox, same message shape plus the SLO id and severity.
 - `slo_daily_report` is partitioned by UTC day and depends on the window assets through
-  ``TimeWindowPartitionMapping`` (a day maps onto its 288 windows). It reads that day's aggregates
-  and evaluations back from the table, builds the report (`cw_pipeline.slo_report`), renders it
-  (`cw_pipeline.slo_report_html`) and writes it with `ReportStore` (S3, or a local directory).
+  ``TimeWindowPartitionMapping`` (a day maps onto its 288 windows). It reads the SLO history of the
+  compliance period ending with the day and the day's evaluations back from the table, builds the report
+  (`cw_pipeline.slo_report`), renders it (`cw_pipeline.slo_report_html`) and writes it with `ReportStore`
+  (S3, or a local directory).
 """
 
 import os
 from collections.abc import Iterator, Sequence
 from datetime import datetime
 
+import pandas as pd
 from dagster import (
     AssetCheckResult,
     AssetCheckSpec,
@@ -26,13 +29,13 @@ from dagster import (
     asset,
 )
 
-from cw_pipeline import naming
+from cw_pipeline import naming, slo_history
 from cw_pipeline.alerting import deliver
 from cw_pipeline.burn_rate import history_start
 from cw_pipeline.config import MonitoredResource, Settings
 from cw_pipeline.defs import slo_metadata
 from cw_pipeline.defs.assets import GROUP, run_windows
-from cw_pipeline.defs.metric_store import MetricStore
+from cw_pipeline.defs.metric_store import MetricStore, StoredItems
 from cw_pipeline.defs.partitions import DAY_PARTITIONS, WINDOW_PARTITIONS
 from cw_pipeline.defs.resources import AlertNotifier, MonitoredResources, PipelineClock, ReportStore
 from cw_pipeline.defs.run_lease import step_lease
@@ -48,8 +51,17 @@ _FROM_WINDOWS = TimeWindowPartitionMapping()
 
 
 def slo_resources(resources: Sequence[MonitoredResource]) -> list[MonitoredResource]:
-    """The monitored resources some SLO is measured on (their aggregates are the history read)."""
+    """The monitored resources some SLO is measured on (their SLO history is what the SLO assets read)."""
     return [r for r in resources if slos_for(r.service)]
+
+
+def read_history(
+    metric_store: MetricStore, resources: Sequence[MonitoredResource], first: datetime, last: datetime
+) -> tuple[pd.DataFrame, StoredItems]:
+    """The SLO history of ``resources`` for the windows starting in ``[first, last]`` (`cw_pipeline.slo_history`),
+    and the blocks read: a few BatchGetItem calls, however long the range and however many resources."""
+    blocks = metric_store.read_items(slo_history.block_keys(resources, first, last))
+    return slo_history.history(blocks.items.values(), first, last), blocks
 
 
 @asset(
@@ -73,12 +85,12 @@ def slo_burn_rates(
     windows = run_windows(context)
     resources = slo_resources(monitored.resources())
     with step_lease(context, metric_store, clock):
-        history = metric_store.read_aggregates(resources, history_start(windows[0]), windows[-1].start)
+        history, read = read_history(metric_store, resources, history_start(windows[0]), windows[-1].start)
         stored = metric_store.read_items(burn_rate_keys(history, windows))
         evaluations = evaluate_slos(history, windows, stored.items)
         delivery = deliver(evaluations, notifier, metric_store, context.run_id, clock.now(), context.log)
     yield MaterializeResult(
-        metadata=slo_metadata.burn_rates(windows, evaluations, delivery, len(resources), len(history), stored.calls)
+        metadata=slo_metadata.burn_rates(windows, evaluations, delivery, read, len(history), stored.calls)
     )
     yield from slo_metadata.slo_checks(history, evaluations, windows[-1])
 
@@ -120,13 +132,13 @@ def write_daily_report(
 ) -> tuple[str, SloReport]:
     """Read ``[start, end)`` back from the table, build and render the report, write it; where it went.
 
-    Aggregates are read over the longest compliance period ending with the period (the budget left),
-    one Query per resource; evaluations of every threshold rule and SLO severity over the period, one
+    The SLO history is read over the longest compliance period ending with the period (the budget left),
+    in blocks of six hours (BatchGetItem); evaluations of every threshold rule and SLO severity over the period, one
     Query per rule and resource.
     """
     last = end - WINDOW
     compliance = max(slo.compliance_period for slo in SLOS)
-    aggregates = metric_store.read_aggregates(slo_resources(resources), end - compliance, last)
+    aggregates, _ = read_history(metric_store, slo_resources(resources), end - compliance, last)
     first_sk, last_sk = naming.window_sk(start), naming.window_sk(last)
     pks = [naming.evaluation_pk(r.rule_id, m.name) for r in RULES for m in resources if m.service == r.service]
     pks += [

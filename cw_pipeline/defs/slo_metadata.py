@@ -10,6 +10,7 @@ from dagster import AssetCheckResult, AssetCheckSeverity, MetadataValue
 from cw_pipeline.alerting import Delivery
 from cw_pipeline.burn_rate import error_budget_remaining
 from cw_pipeline.defs.metadata import preview, window_range
+from cw_pipeline.defs.metric_store import StoredItems
 from cw_pipeline.slo_evaluation import BurnRateEvaluation
 from cw_pipeline.slo_report import SloReport
 from cw_pipeline.slos import SLOS, longest_window, window_label
@@ -21,8 +22,8 @@ def burn_rates(
     windows: Sequence[Window],
     evaluated: Sequence[BurnRateEvaluation],
     delivery: Delivery,
-    history_queries: int,
-    history_rows: int,
+    history: StoredItems,
+    history_windows: int,
     stored_read_calls: int,
 ) -> dict:
     states = pd.DataFrame(
@@ -35,8 +36,9 @@ def burn_rates(
     return {
         **window_range(windows),
         "history": window_label(longest_window()),
-        "history_queries": history_queries,
-        "history_aggregates": history_rows,
+        "history_blocks": len(history.items),
+        "history_read_calls": history.calls,
+        "history_windows": history_windows,
         "evaluations_written": len(delivery.items),
         "alarm_evaluations": sum(e.state is State.ALARM for e in evaluated),
         "notifications_sent": delivery.sent,

@@ -41,17 +41,22 @@ def test_a_12_window_backfill_is_one_run_with_counted_calls(aws, pipeline):
     assert len(instance.get_runs()) == 1
     queries = 8 + 8 + 11  # catalog rows for one API, one function, one database
     assert aws.calls[("cloudwatch", "GetMetricData")] == math.ceil(queries / 500) * math.ceil(queries * 12 / 100800)
-    # 6 rules; 3 SLOs x 2 severities, each on its service's one resource.
-    aggregate_items, evaluation_items, burn_rate_items = 3 * 12, 6 * 12, 6 * 12
+    # 6 rules; 3 SLOs x 2 severities, each on its service's one resource; the SLO history: the 12 windows
+    # (12:00-12:55) are in one six-hour block for each SLO resource (the API, the function), written with the
+    # aggregates.
+    aggregate_items, history_blocks, evaluation_items, burn_rate_items = 3 * 12, 2, 6 * 12, 6 * 12
     assert aws.calls[("dynamodb", "BatchWriteItem")] == (
-        math.ceil(aggregate_items / 25) + math.ceil(evaluation_items / 25) + math.ceil(burn_rate_items / 25)
+        math.ceil((aggregate_items + history_blocks) / 25)
+        + math.ceil(evaluation_items / 25)
+        + math.ceil(burn_rate_items / 25)
     )
     # Stored states: 6 (rule, resource) pairs x (12 windows + the one before) = 78 keys, under 100 per partition,
     # so one BatchGetItem of 100 keys reads them all instead of one Query per pair; the same for the 6 (SLO,
-    # severity, resource) burn-rate evaluations' 78 keys.
-    assert aws.calls[("dynamodb", "BatchGetItem")] == math.ceil(6 * 13 / 100) + math.ceil(6 * 13 / 100)
-    # One of the outbox partition; one per SLO resource (the API, the function) for the burn-rate history.
-    assert aws.calls[("dynamodb", "Query")] == 1 + 2
+    # severity, resource) burn-rate evaluations' 78 keys. The SLO history: the 2 blocks the aggregates step
+    # rewrites, then the 13 blocks of 3 days for each SLO resource (26 keys) that the SLO step reads.
+    assert aws.calls[("dynamodb", "BatchGetItem")] == 1 + math.ceil(6 * 13 / 100) + 1 + math.ceil(6 * 13 / 100)
+    # Only the outbox partition: no aggregate is read back.
+    assert aws.calls[("dynamodb", "Query")] == 1
     stored = [i for i in aws.items() if i["pk"] == "lambda#orders-handler"]
     assert sorted(i["sk"] for i in stored) == [f"2026-11-20T{12 + i // 12}:{(i * 5) % 60:02d}:00Z" for i in range(12)]
     assert all(i["invocations"] == 5 for i in stored)
@@ -119,7 +124,8 @@ def test_a_cloudwatch_error_fails_the_run_naming_the_call_and_a_rerun_completes(
 
     monkeypatch.setattr(botocore.client.BaseClient, "_make_api_call", original)
     assert run_windows(pipeline, [W1]).success
-    assert len(aws.items()) == 3 + 6 + 6  # aggregates, threshold evaluations, burn-rate evaluations
+    # aggregates, SLO history blocks (the API's, the function's), threshold evaluations, burn-rate evaluations
+    assert len(aws.items()) == 3 + 2 + 6 + 6
 
 
 def test_a_dynamodb_error_fails_the_run_naming_the_call_and_a_rerun_completes(aws, pipeline):
@@ -133,7 +139,8 @@ def test_a_dynamodb_error_fails_the_run_naming_the_call_and_a_rerun_completes(aw
 
     provision(aws.session)
     assert run_windows(pipeline, [W1]).success
-    assert len(aws.items()) == 3 + 6 + 6  # aggregates, threshold evaluations, burn-rate evaluations
+    # aggregates, SLO history blocks (the API's, the function's), threshold evaluations, burn-rate evaluations
+    assert len(aws.items()) == 3 + 2 + 6 + 6
 
 
 def test_the_code_location_loads_and_its_partitions_are_bounded():

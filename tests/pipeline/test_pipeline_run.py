@@ -132,7 +132,7 @@ def test_aggregates_match_hand_computed_values(aws, pipeline):
     assert fn2["invocations"] == 10 and fn2["errors"] == 0 and fn2["error_rate_pct"] == 0.0
     assert fn2["duration_avg_ms"] == 100.0
 
-    aggregates = [i for i in aws.items() if not i["pk"].startswith(("alert#", "slo#"))]
+    aggregates = [i for i in aws.items() if not i["pk"].startswith(("alert#", "slo#", "slo_history#"))]
     assert len(aggregates) == 6  # 3 resources x 2 windows
 
 

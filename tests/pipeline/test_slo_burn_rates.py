@@ -130,21 +130,23 @@ def test_each_transition_is_notified_exactly_once_across_reruns_and_split_runs(a
     assert stored_states(aws, PAGE_PK) == PAGE_STATES
 
 
-def test_history_is_read_with_one_query_per_resource_and_checks_carry_the_budget(aws, pipeline):
+def test_history_is_read_in_blocks_and_checks_carry_the_budget(aws, pipeline):
     publish_outage(aws)
     run_windows(pipeline, WINDOWS[:13])
     aws.calls.clear()
     result = run_windows(pipeline, WINDOWS[13:])
 
-    # The outbox and the 2 SLO resources' history; the stored states (6 rules x 1 resource, 3 SLOs x 2
-    # severities x 1 resource, each a few windows) in one BatchGetItem each.
-    assert aws.calls[("dynamodb", "Query")] == 1 + 2
-    assert aws.calls[("dynamodb", "BatchGetItem")] == 1 + 1
+    # Only the outbox is queried: no aggregate is read back. BatchGetItem: the SLO history block the aggregates
+    # step rewrites, the stored threshold states, the SLO history of the burn rates (13 six-hour blocks of 3
+    # days for each of the 2 SLO resources: 26 keys), the stored burn-rate states.
+    assert aws.calls[("dynamodb", "Query")] == 1
+    assert aws.calls[("dynamodb", "BatchGetItem")] == 4
     (materialization,) = result.asset_materializations_for_node("slo_burn_rates")
     metadata = {name: value.value for name, value in materialization.metadata.items()}
-    assert metadata["history_queries"] == 2
-    # The 3-day history from W13 holds every window stored so far: 14 API and 14 function aggregates.
-    assert metadata["history_aggregates"] == 28
+    # Every window stored so far (12:00-13:05) is in the 12:00 block of the API and of the function.
+    assert (metadata["history_blocks"], metadata["history_read_calls"]) == (2, 1)
+    # The 3-day history from W13 holds every window stored so far: 14 API and 14 function windows.
+    assert metadata["history_windows"] == 28
     assert metadata["notifications_sent"] == 1  # the page's recovery
 
     checks = {c.check_name: c for c in result.get_asset_check_evaluations() if c.asset_key.path == ["slo_burn_rates"]}

@@ -58,12 +58,18 @@ def test_the_estate_in_one_scheduled_run(aws, fleet, tmp_path):
         prefix = item["pk"].split("#")[0]
         by_prefix[prefix] = by_prefix.get(prefix, 0) + 1
     # Burn rates: lambda_success per function, api_availability and api_latency per API, at 2 severities and 2
-    # windows. No outbox entry and no run lease are left behind.
+    # windows. The SLO history: W1 and W2 are in one six-hour block per API and function. No outbox entry and no
+    # run lease are left behind.
     slo_items = (FUNCTIONS * 1 + APIS * 2) * 2 * 2
-    assert by_prefix == {"lambda": 2000, "apigateway": 100, "rds": 40, "alert": 4280, "slo": slo_items}
+    assert by_prefix == {
+        "lambda": 2000, "apigateway": 100, "rds": 40, "alert": 4280, "slo": slo_items, "slo_history": FUNCTIONS + APIS
+    }  # fmt: skip
+    assert aggregated["slo_history_blocks_written"] == FUNCTIONS + APIS
     burned = materialized_metadata(result, "slo_burn_rates")
     assert burned["evaluations_written"] == slo_items == 4400
-    assert burned["history_queries"] == FUNCTIONS + APIS
+    # 3 days of history are 13 blocks per API and function, 100 keys a BatchGetItem; only W1's block exists yet.
+    assert burned["history_read_calls"] == math.ceil((FUNCTIONS + APIS) * 13 / 100) == 137
+    assert burned["history_blocks"] == FUNCTIONS + APIS
 
     # Spot checks against the datapoints as published: a function in incident and a quiet one, an API, a database.
     for name in ("estate-fn-0100", "estate-fn-0457"):
