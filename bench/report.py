@@ -95,6 +95,16 @@ def _rows(results: dict) -> list[str]:
                 + ", ".join(f"{op} {baseline_calls.get(op, 0)}" for op in dynamo) + " | | | |")  # fmt: skip
     rows.append(f"| … discovery calls (ListMetrics) | {calls.get('ListMetrics', 0)} | "
                 f"{baseline_calls.get('ListMetrics', 0)} | | | |")  # fmt: skip
+    steady = results["steady"].a
+    rows.append(f"| Estate at steady state (3 days of SLO history stored: {results['steady_blocks']:,} blocks), "
+                f"scheduled run: wall | {_spread([s['wall_s'] for s in steady.samples], 's')} | — (pipeline only) "
+                f"| | ≤ 30 s | {_met(steady.median('wall_s') <= 30)} |")  # fmt: skip
+    rows.append(f"| … CPU (user + system) | {_spread(_cpu(steady), 's')} | | | | |")
+    peak = steady.median("max_rss_mib")
+    rows.append(f"| … peak memory (RSS) | {_spread([s['max_rss_mib'] for s in steady.samples], 'MiB', 0)} | | "
+                f"| ≤ 512 MiB | {_met(peak <= 512)} |")  # fmt: skip
+    steady_calls = results["steady_calls"]
+    rows.append("| … DynamoDB calls | " + ", ".join(f"{op} {steady_calls.get(op, 0)}" for op in dynamo) + " | | | | |")
     whole(f"Seed stack, {results['backfill_windows']:,}-window (7-day) backfill, one run: wall", backfill, "≤ 60 s",
           backfill.a.median("wall_s") <= 60)  # fmt: skip
     floor = [ms / 1000 for ms in results["backfill_floor"]["floor_ms"]]
@@ -147,7 +157,9 @@ def render(results: dict, runs: int) -> str:
         "- warm: `python -m bench.warm EVENT PIPELINE_ENV BASELINE_ENV` (both in one process, alternating);",
         "  Dagster's floor: `python -m bench.dagster_floor`.",
         f"- data: the seed stack's 7 days and 1 hour published in {results['seed_publish_s']:.0f} s; the estate's last",
-        f"  20 minutes in {results['estate_publish_s']:.0f} s (`bench/stacks.py`, `cw_local/estate.py`).",
+        f"  20 minutes in {results['estate_publish_s']:.0f} s (`bench/stacks.py`, `cw_local/estate.py`); the steady",
+        f"  state's 3 days of SLO history ({results['steady_blocks']:,} six-hour blocks) written in "
+        f"{results['steady_seed_s']:.0f} s.",
         "",
         "## Figures",
         "",

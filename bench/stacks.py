@@ -15,9 +15,12 @@ from datetime import UTC, datetime, timedelta
 from cw_local import estate
 from cw_local.emulator import Emulator
 from cw_local.provision import provision
+from cw_pipeline import slo_history
+from cw_pipeline.slos import longest_window
 from cw_pipeline.windows import WINDOW, floor_to_window, settled_windows, windows_between
 
 BASELINE_ENV = "base"  # the yardstick writes to cw-analytics-base-metrics and publishes to its own topic
+STEADY_ENV = "steady"  # the estate at steady state: a table that already holds 3 days of SLO history
 BACKFILL_DAYS = 7
 
 
@@ -77,6 +80,36 @@ def large_estate(emulator: Emulator, now: datetime, functions: int = 1000, apis:
     scheduled = {"scheduled_time": _iso(end + timedelta(seconds=120))}
     name = f"estate {functions}/{apis}/{databases}, scheduled (2 windows)"
     return Scenario(name, scheduled, pipeline_env, baseline_env, 2), fleet
+
+
+def steady_estate(emulator: Emulator, fleet: estate.Estate, scheduled: Scenario) -> tuple[Scenario, int]:
+    """The estate's scheduled run on a table of its own that already holds 3 days of SLO history before the
+    run's windows (`cw_pipeline.slo_history`), as every run finds it once the pipeline has run for 3 days; and
+    the blocks written. The pipeline alone: the baseline reads its history as aggregates, 907,000 of them here,
+    more than the emulator can hold."""
+    previous = os.environ.get("AWS_ENDPOINT_URL")
+    os.environ["AWS_ENDPOINT_URL"] = emulator.endpoint_url
+    try:
+        steady = provision(emulator.session(), env=STEADY_ENV)
+    finally:
+        if previous is None:
+            del os.environ["AWS_ENDPOINT_URL"]
+        else:
+            os.environ["AWS_ENDPOINT_URL"] = previous
+    first = windows_of(scheduled.event)[0]
+    history = [first - (index + 1) * WINDOW for index in reversed(range(int(longest_window() / WINDOW)))]
+    blocks = slo_history.updated_blocks(estate.slo_history_aggregates(fleet, history), {}, retention_days=90)
+    table = emulator.session().resource("dynamodb", endpoint_url=emulator.endpoint_url).Table(steady.table_name)
+    with table.batch_writer() as batch:
+        for block in blocks:
+            batch.put_item(Item=block)
+    pipeline_env = {
+        **scheduled.pipeline_env,
+        "CW_METRICS_TABLE": steady.table_name,
+        "CW_ALERTS_TOPIC_ARN": steady.topic_arn,
+    }
+    name = f"{scheduled.name}, 3 days of SLO history stored"
+    return Scenario(name, scheduled.event, pipeline_env, {}, scheduled.windows), len(blocks)
 
 
 def windows_of(event: dict) -> list[datetime]:

@@ -28,12 +28,13 @@ from __future__ import annotations
 import io
 import math
 import zipfile
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import numpy as np
+import pandas as pd
 
 from cw_local.metric_data import metric_data
 from cw_pipeline import naming
@@ -217,6 +218,37 @@ def _database_minute(rng, name, minute, rate, incident) -> Iterator[EstateDatapo
 
 
 _MINUTE_MODELS = {_A: _api_minute, _L: _function_minute, _R: _database_minute}
+
+
+def slo_history_aggregates(estate: Estate, window_starts: Sequence[datetime], seed: int = 11) -> pd.DataFrame:
+    """Healthy 5-minute aggregates of the attributes the SLOs read (`cw_pipeline.slos.attributes_read`), for the
+    APIs and functions over ``window_starts``: the same per-resource request rates as `generate`, Poisson
+    requests, errors at `HEALTHY_ERROR_RATE`, an API p95 latency log-normal around 190 ms. What three days of
+    SLO history hold at steady state, built per window without publishing 7 million datapoints."""
+    starts = pd.DatetimeIndex(list(window_starts)).tz_convert("UTC")
+    frames = []
+    for index, (service, names) in enumerate(estate.names().items()):
+        if service is _R or not names:
+            continue
+        rng = np.random.default_rng([seed, 2_000_000 + index])
+        rates = _rates(len(names), estate.mean_requests_per_minute, estate.rate_spread, seed, index)
+        requests = rng.poisson(np.repeat(rates * 5, len(starts)).reshape(len(names), len(starts))).astype(float)
+        errors = rng.binomial(requests.astype(int), HEALTHY_ERROR_RATE).astype(float)
+        frame = pd.DataFrame(
+            {
+                "service": service.value,
+                "resource": np.repeat(np.array(names, dtype=object), len(starts)),
+                "window_start": np.tile(starts, len(names)),
+            }
+        )
+        if service is _A:
+            latency = np.round(rng.lognormal(math.log(190.0), 0.15, requests.shape), 1)
+            frame["request_count"], frame["errors_5xx"] = requests.ravel(), errors.ravel()
+            frame["latency_p95_ms"] = np.where(requests > 0, latency, np.nan).ravel()
+        else:
+            frame["invocations"], frame["errors"] = requests.ravel(), errors.ravel()
+        frames.append(frame)
+    return pd.concat(frames, ignore_index=True)
 
 
 def publish(points: Iterable[EstateDatapoint], cloudwatch_client) -> int:
