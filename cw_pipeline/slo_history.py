@@ -45,7 +45,7 @@ BLOCK = timedelta(hours=6)
 BLOCK_WINDOWS = BLOCK // WINDOW  # 72
 KIND = "slo_history"
 _BLOCK_SECONDS = int(BLOCK.total_seconds())
-_NO_VALUES = "[" + ",".join(["null"] * BLOCK_WINDOWS) + "]"
+_NO_VALUES = "[" + ",".join(["null"] * BLOCK_WINDOWS) + "]"  # every window absent
 
 
 def block_start(moment: datetime) -> datetime:
@@ -118,13 +118,29 @@ def updated_blocks(
             "expires_at": expires_at(Window(start + BLOCK - WINDOW), retention_days),
         }
         for attribute in attributes_read(Service(service)):
-            values = json.loads(existing.get(attribute, _NO_VALUES))
+            values = _window_values(existing, attribute)
             column = part[attribute].tolist() if attribute in part else [math.nan] * len(positions)
             for position, value in zip(positions, column, strict=True):
                 values[position] = _number(value, attribute, pk, sk)
             item[attribute] = json.dumps(values, separators=(",", ":"))
         blocks.append(item)
     return blocks
+
+
+def _window_values(block: Mapping, attribute: str) -> list:
+    """The block's values of ``attribute``, one per window; every window absent when the block (or the attribute,
+    added to an SLO since) is not stored. A value that is not an array of 72 is refused, naming the block."""
+    text = block.get(attribute)
+    if text is None:
+        return [None] * BLOCK_WINDOWS
+    values = json.loads(text) if isinstance(text, str) else None
+    if not isinstance(values, list) or len(values) != BLOCK_WINDOWS:
+        raise ValueError(
+            f"SLO history block {block.get('pk')}/{block.get('sk')}: attribute {attribute!r} is {str(text)[:60]!r}; "
+            f"expected a JSON array of {BLOCK_WINDOWS} numbers or nulls (one per window of its six hours). Delete "
+            "the item and backfill its windows to write it again"
+        )
+    return values
 
 
 def _number(value, attribute: str, pk: str, sk: str) -> float | int | None:
@@ -155,13 +171,7 @@ def _service_history(
     service: str, blocks: Sequence[Mapping], first: np.datetime64, last: np.datetime64
 ) -> pd.DataFrame:
     attributes = attributes_read(Service(service))
-    # One json.loads per attribute for every block at once: an (items, 72) array each.
-    values = {
-        attribute: np.array(
-            json.loads("[" + ",".join(block.get(attribute, _NO_VALUES) for block in blocks) + "]"), dtype=float
-        ).reshape(len(blocks), BLOCK_WINDOWS)
-        for attribute in attributes
-    }
+    values = {attribute: _window_array(blocks, attribute) for attribute in attributes}
     # Naive UTC datetime64 throughout: numpy compares and offsets them directly.
     starts = pd.to_datetime([block["block_start"] for block in blocks], format=naming.WINDOW_SK_FORMAT).to_numpy()
     window_starts = starts[:, None] + (np.arange(BLOCK_WINDOWS) * WINDOW_SECONDS).astype("timedelta64[s]")[None, :]
@@ -177,3 +187,16 @@ def _service_history(
             **{attribute: column[keep] for attribute, column in values.items()},
         }
     )
+
+
+def _window_array(blocks: Sequence[Mapping], attribute: str) -> np.ndarray:
+    """An (items, 72) array of ``attribute`` over ``blocks``, NaN where absent: one json.loads for every block at
+    once when they are all well formed (the estate's 13,650), one block at a time to name one that is not."""
+    texts = [block.get(attribute, _NO_VALUES) for block in blocks]
+    try:
+        array = np.array(json.loads("[" + ",".join(texts) + "]"), dtype=float)
+        if array.shape == (len(blocks), BLOCK_WINDOWS):
+            return array
+    except (TypeError, ValueError):
+        pass
+    return np.array([_window_values(block, attribute) for block in blocks], dtype=float)

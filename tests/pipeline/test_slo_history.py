@@ -161,3 +161,15 @@ def test_three_days_of_history_are_read_as_13_blocks_per_resource_and_give_exact
     assert ticket["state"] == "OK"
     page = aws.item("slo#api_availability#page#orders-api", "2026-11-20T12:00:00Z")
     assert (page["policy"], page["long_bad"], page["long_total"]) == ("page_fast", 0, 12 * 1000)
+
+
+def test_a_block_that_is_not_72_windows_is_refused_naming_it():
+    pk, sk = API_BLOCK
+    malformed = {"pk": pk, "sk": sk, "service": "apigateway", "resource": "orders-api", "block_start": sk,
+                 "request_count": "[1,2,3]"}  # fmt: skip
+    refused = rf"SLO history block {pk}/{sk}: attribute 'request_count' is '\[1,2,3\]'; expected a JSON array of 72"
+
+    with pytest.raises(ValueError, match=refused):
+        slo_history.history([malformed], DAY, DAY + timedelta(hours=1))
+    with pytest.raises(ValueError, match=refused):
+        slo_history.updated_blocks(FIRST_RUN, {API_BLOCK: malformed}, retention_days=90)
