@@ -13,6 +13,8 @@ from collections import Counter
 from dataclasses import dataclass, field
 from decimal import Decimal
 
+from cw_pipeline import naming
+
 RUN_SPECIFIC = frozenset({"run_id", "collected_at", "evaluated_at"})
 
 
@@ -29,11 +31,13 @@ class Comparison:
         return not self.differing and not self.only_one_side
 
 
+_LABELS = {naming.EVALUATION: "threshold evaluation", naming.BURN_RATE: "burn-rate evaluation"}
+
+
 def kind_of(pk: str) -> str:
     """``aggregate``, ``threshold evaluation`` or ``burn-rate evaluation``, from the partition key (README)."""
-    if pk.startswith("slo#"):
-        return "burn-rate evaluation"
-    return "threshold evaluation" if pk.startswith("alert#") else "aggregate"
+    kind = naming.item_kind(pk)
+    return _LABELS.get(kind, kind)
 
 
 def scan(session, endpoint_url: str, table_name: str, window_starts: set[str]) -> dict[tuple[str, str], dict]:

@@ -98,7 +98,9 @@ def steady_estate(emulator: Emulator, fleet: estate.Estate, scheduled: Scenario)
             os.environ["AWS_ENDPOINT_URL"] = previous
     first = windows_of(scheduled.event)[0]
     history = [first - (index + 1) * WINDOW for index in reversed(range(int(longest_window() / WINDOW)))]
-    blocks = slo_history.updated_blocks(estate.slo_history_aggregates(fleet, history), {}, retention_days=90)
+    blocks = slo_history.updated_blocks(
+        estate.slo_history_aggregates(fleet, history), {}, run_id="bench-seed", retention_days=90
+    )
     table = emulator.session().resource("dynamodb", endpoint_url=emulator.endpoint_url).Table(steady.table_name)
     with table.batch_writer() as batch:
         for block in blocks:

@@ -94,3 +94,17 @@ OUTBOX_PARTITION = "outbox"
 TABLE_PARTITION_KEY = "pk"
 TABLE_SORT_KEY = "sk"
 TABLE_TTL_ATTRIBUTE = "expires_at"
+
+
+# What each kind of item of the metrics table is called (README, "Data contract"), by partition key prefix.
+AGGREGATE, EVALUATION, BURN_RATE, SLO_HISTORY = "aggregate", "evaluation", "burn_rate", "slo_history"
+_KINDS_BY_PREFIX = (("alert#", EVALUATION), ("slo#", BURN_RATE), ("slo_history#", SLO_HISTORY))
+
+
+def item_kind(pk: str) -> str:
+    """The kind of an item of the metrics table from its partition key: `EVALUATION` (`evaluation_pk`),
+    `BURN_RATE` (`slo_evaluation_pk`), `SLO_HISTORY` (`slo_history_pk`), the bookkeeping partitions by
+    their own names (`LEASE_PARTITION`, `OUTBOX_PARTITION`), else `AGGREGATE` (`aggregate_pk`)."""
+    if pk in (LEASE_PARTITION, OUTBOX_PARTITION):
+        return pk
+    return next((kind for prefix, kind in _KINDS_BY_PREFIX if pk.startswith(prefix)), AGGREGATE)

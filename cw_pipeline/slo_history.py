@@ -10,12 +10,12 @@ the daily report 121 per resource for its 30 days.
 
 The item (README, "Data contract"): ``pk = "slo_history#{service}#{resource}"``, ``sk`` = the block's start
 (00:00, 06:00, 12:00 or 18:00 UTC, `naming.WINDOW_SK_FORMAT`), ``kind = "slo_history"``, ``service``,
-``resource``, ``block_start``, ``block_end``, ``expires_at`` (like an aggregate's, from the block's last
-window) and, per attribute read, a JSON array of 72 numbers, one per window in order, ``null`` where the
-aggregate has no value or there is no aggregate. A JSON string rather than a DynamoDB list: a list of 72
-numbers is 72 typed values that boto3 converts one at a time (seconds per run on an estate); a string is one
-value, parsed in C. Numbers are written as `json` writes a float (its shortest repr), so they read back
-exactly equal to the aggregate's value.
+``resource``, ``block_start``, ``block_end``, ``run_id`` (the run that last wrote it), ``expires_at`` (like an
+aggregate's, from the block's last window) and, per attribute read, a JSON array of 72 numbers, one per window
+in order, ``null`` where the aggregate has no value or there is no aggregate. A JSON string rather than a
+DynamoDB list: a list of 72 numbers is 72 typed values that boto3 converts one at a time (seconds per run on an
+estate); a string is one value, parsed in C. Numbers are written as `json` writes a float (its shortest repr),
+so they read back exactly equal to the aggregate's value.
 
 The block is rewritten whole: the aggregates step reads the blocks its windows fall in, sets those windows
 and writes them back, under the run lease (one run at a time per table), so no write is lost. A block
@@ -96,10 +96,11 @@ def keys_for(aggregates: pd.DataFrame) -> list[tuple[str, str]]:
 
 
 def updated_blocks(
-    aggregates: pd.DataFrame, stored: Mapping[tuple[str, str], Mapping], retention_days: int
+    aggregates: pd.DataFrame, stored: Mapping[tuple[str, str], Mapping], run_id: str, retention_days: int
 ) -> list[dict]:
     """The blocks holding the windows of ``aggregates``, each the one ``stored`` (``(pk, sk)`` -> item, as read
-    back) with those windows set to the aggregates' values; a block not stored starts with every window absent."""
+    back) with those windows set to the aggregates' values and ``run_id`` as the run that last wrote it; a block
+    not stored starts with every window absent."""
     rows = _recorded(aggregates)
     blocks = []
     for (service, resource, start), part in rows.groupby(["service", "resource", "_block"], sort=True):
@@ -115,6 +116,7 @@ def updated_blocks(
             "resource": resource,
             "block_start": sk,
             "block_end": naming.window_sk(start + BLOCK),
+            "run_id": run_id,
             "expires_at": expires_at(Window(start + BLOCK - WINDOW), retention_days),
         }
         for attribute in attributes_read(Service(service)):

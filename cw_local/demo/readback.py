@@ -21,10 +21,13 @@ class Stored:
     @classmethod
     def from_items(cls, items: list[dict]) -> Stored:
         def of_kind(kind: str) -> list[dict]:
-            return sorted((i for i in items if _kind(i) == kind), key=lambda i: (i["window_start"], i["rule_id"]))
+            chosen = (i for i in items if naming.item_kind(i["pk"]) == kind)
+            return sorted(chosen, key=lambda i: (i["window_start"], i["rule_id"]))
 
-        aggregates = {(i["service"], i["window_start"]): i for i in items if _kind(i) == "aggregate"}
-        return cls(aggregates, of_kind("evaluation"), of_kind("burn_rate"))
+        aggregates = {
+            (i["service"], i["window_start"]): i for i in items if naming.item_kind(i["pk"]) == naming.AGGREGATE
+        }
+        return cls(aggregates, of_kind(naming.EVALUATION), of_kind(naming.BURN_RATE))
 
     def aggregates_of(self, service: str) -> list[dict]:
         """One service's aggregates, oldest window first."""
@@ -42,16 +45,6 @@ class Stored:
             for e in self.evaluations
             if e["rule_id"] == rule_id and e["state"] == State.ALARM.value
         ]
-
-
-def _kind(item: dict) -> str:
-    """Which contract an item of the metrics table follows (README, "Data contract")."""
-    pk = item["pk"]
-    if pk.startswith("alert#"):  # naming.evaluation_pk
-        return "evaluation"
-    if pk.startswith("slo#"):  # naming.slo_evaluation_pk
-        return "burn_rate"
-    return "aggregate"
 
 
 def read_back(emulator: Emulator) -> tuple[Stored, list[dict]]:

@@ -91,7 +91,7 @@ def metric_aggregates(
         aggregates = aggregate(cloudwatch_datapoints, monitored.resources(), windows)
         items = aggregate_items(aggregates, context.run_id, clock.now(), metric_store.retention_days)
         stored = metric_store.read_items(slo_history.keys_for(aggregates))
-        blocks = slo_history.updated_blocks(aggregates, stored.items, metric_store.retention_days)
+        blocks = slo_history.updated_blocks(aggregates, stored.items, context.run_id, metric_store.retention_days)
         calls = metric_store.write([*items, *blocks])
     return Output(
         aggregates,

@@ -19,6 +19,7 @@ import pytest
 from cw_local.emulator import EndpointSession
 from cw_local.fakes import DUMMY_CREDENTIALS, DUMMY_REGION
 from cw_local.provision import scan_table
+from cw_pipeline import naming
 from cw_pipeline.defs.partitions import PARTITION_RANGE_END_TAG, PARTITION_RANGE_START_TAG
 from cw_pipeline.thresholds import RULES, State
 from cw_pipeline.windows import WINDOW, Window, floor_to_window
@@ -114,8 +115,8 @@ def test_a_backfill_of_12_windows_from_the_ui_api_is_one_run_and_writes_dynamodb
 
     session = boto3.Session(region_name=DUMMY_REGION, **DUMMY_CREDENTIALS)
     items = scan_table(EndpointSession(session, ui.emulator_url), "cw-analytics-dev-metrics")
-    aggregates = [i for i in items if not i["pk"].startswith("alert#")]
-    evaluations = [i for i in items if i["pk"].startswith("alert#")]
+    aggregates = [i for i in items if naming.item_kind(i["pk"]) == naming.AGGREGATE]
+    evaluations = [i for i in items if naming.item_kind(i["pk"]) == naming.EVALUATION]
     sks = [f"{w.start:%Y-%m-%dT%H:%M:%SZ}" for w in windows]
     assert sorted((i["service"], i["sk"]) for i in aggregates) == sorted(
         (service, sk) for service in ("apigateway", "lambda", "rds") for sk in sks

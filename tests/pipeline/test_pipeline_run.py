@@ -11,6 +11,7 @@ from botocore.exceptions import ClientError
 from pipeline_support import W1, W2, minute, run_windows
 
 from cw_local.provision import read_notifications
+from cw_pipeline import naming
 from cw_pipeline.outbox import NOTIFICATION_NAMESPACE
 
 API, FUNCTION, DB = "orders-api", "orders-handler", "orders-db"
@@ -132,7 +133,7 @@ def test_aggregates_match_hand_computed_values(aws, pipeline):
     assert fn2["invocations"] == 10 and fn2["errors"] == 0 and fn2["error_rate_pct"] == 0.0
     assert fn2["duration_avg_ms"] == 100.0
 
-    aggregates = [i for i in aws.items() if not i["pk"].startswith(("alert#", "slo#", "slo_history#"))]
+    aggregates = [i for i in aws.items() if naming.item_kind(i["pk"]) == naming.AGGREGATE]
     assert len(aggregates) == 6  # 3 resources x 2 windows
 
 

@@ -55,20 +55,13 @@ def by_key(blocks: list[dict]) -> dict[tuple[str, str], dict]:
 
 
 def test_a_block_holds_72_windows_of_the_attributes_the_slos_read_and_nothing_of_other_services():
-    blocks = by_key(slo_history.updated_blocks(FIRST_RUN, {}, retention_days=90))
+    blocks = by_key(slo_history.updated_blocks(FIRST_RUN, {}, "run-1", retention_days=90))
 
     assert set(blocks) == {API_BLOCK, API_NEXT_BLOCK, FUNCTION_BLOCK}  # no SLO reads a database
     api = blocks[API_BLOCK]
-    assert {name for name in api if name not in {"request_count", "errors_5xx", "latency_p95_ms"}} == {
-        "pk",
-        "sk",
-        "kind",
-        "service",
-        "resource",
-        "block_start",
-        "block_end",
-        "expires_at",
-    }  # fmt: skip  (errors_4xx: no SLO reads it)
+    kept = {"request_count", "errors_5xx", "latency_p95_ms"}  # not errors_4xx: no SLO reads it
+    bookkeeping = {"pk", "sk", "kind", "service", "resource", "block_start", "block_end", "run_id", "expires_at"}
+    assert set(api) == kept | bookkeeping
     assert (api["kind"], api["block_start"], api["block_end"]) == (
         "slo_history", "2026-11-20T00:00:00Z", "2026-11-20T06:00:00Z",
     )  # fmt: skip
@@ -83,20 +76,20 @@ def test_a_block_holds_72_windows_of_the_attributes_the_slos_read_and_nothing_of
 
 
 def test_a_rewrite_keeps_the_windows_it_does_not_carry():
-    first = by_key(slo_history.updated_blocks(FIRST_RUN, {}, retention_days=90))
+    first = by_key(slo_history.updated_blocks(FIRST_RUN, {}, "run-1", retention_days=90))
     late = frame([{"service": "apigateway", "resource": "orders-api", "window_start": at(5, 55),
                    "request_count": 40.0, "errors_4xx": 0.0, "errors_5xx": 3.0, "latency_p95_ms": 900.0}])  # fmt: skip
 
-    (rewritten,) = slo_history.updated_blocks(late, first, retention_days=90)
+    (rewritten,) = slo_history.updated_blocks(late, first, "run-2", retention_days=90)
 
-    assert (rewritten["pk"], rewritten["sk"]) == API_BLOCK
+    assert (rewritten["pk"], rewritten["sk"], rewritten["run_id"]) == (*API_BLOCK, "run-2")
     assert json.loads(rewritten["request_count"]) == [None] * 70 + [100, 40]
     assert json.loads(rewritten["errors_5xx"]) == [None] * 70 + [1, 3]
     assert json.loads(rewritten["latency_p95_ms"]) == [None] * 70 + [250.5, 900]
 
 
 def test_the_history_gives_back_the_aggregates_values_exactly_for_the_windows_asked():
-    blocks = slo_history.updated_blocks(FIRST_RUN, {}, retention_days=90)
+    blocks = slo_history.updated_blocks(FIRST_RUN, {}, "run-1", retention_days=90)
 
     history = slo_history.history(blocks, DAY + timedelta(hours=5, minutes=55), DAY + timedelta(hours=6))
 
@@ -134,7 +127,7 @@ def seed_three_days(aws, settings) -> None:
     aggregates.loc[api & (aggregates["window_start"] == pd.Timestamp(windows[1].start)), "errors_5xx"] = 5.0
     store = MetricStore(table_name=aws.resources.table_name)
     items = aggregate_items(aggregates, "seed-run", COLLECTED_AT, store.retention_days)
-    store.write([*items, *slo_history.updated_blocks(aggregates, {}, store.retention_days)])
+    store.write([*items, *slo_history.updated_blocks(aggregates, {}, "seed-run", store.retention_days)])
 
 
 def test_three_days_of_history_are_read_as_13_blocks_per_resource_and_give_exact_burn_rates(aws, settings, pipeline):
@@ -172,4 +165,4 @@ def test_a_block_that_is_not_72_windows_is_refused_naming_it():
     with pytest.raises(ValueError, match=refused):
         slo_history.history([malformed], DAY, DAY + timedelta(hours=1))
     with pytest.raises(ValueError, match=refused):
-        slo_history.updated_blocks(FIRST_RUN, {API_BLOCK: malformed}, retention_days=90)
+        slo_history.updated_blocks(FIRST_RUN, {API_BLOCK: malformed}, "run-2", retention_days=90)
