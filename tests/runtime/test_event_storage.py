@@ -3,7 +3,7 @@
 The same range run (two window-partitioned assets with a check, a materialization per window each, metadata
 shared and per window) in Dagster's ephemeral instance and in the handler's, with batches smaller than the run
 so that several are written: the same events, storage ids, metadata, indexed tags, materialized partitions,
-latest materialization per asset and check results.
+latest materialization per asset, check results and rows of the check executions table.
 """
 
 import warnings
@@ -20,10 +20,13 @@ from dagster import (
     DagsterEventType,
     DagsterInstance,
     Definitions,
+    EventLogEntry,
     MaterializeResult,
     MetadataValue,
     asset,
 )
+from dagster._core.storage.event_log.schema import AssetCheckExecutionsTable
+from dagster._serdes import deserialize_value
 
 from cw_pipeline.defs.partitions import range_tags, window_partitions
 from cw_pipeline.runtime import instance as instances
@@ -95,8 +98,37 @@ def stored(instance: DagsterInstance) -> dict:
         "latest": latest,
         "tags": tags,
         "checks": [(c.partition, c.status.value, _check_metadata(c.event)) for c in check],
+        "check_rows": check_rows(instance),
         "cursor": instance.event_log_storage._storage_id,  # the cursor the run's watchers were handed
     }
+
+
+def check_rows(instance: DagsterInstance) -> list[tuple]:
+    """Every row of the check executions table, the event each holds reduced to what does not name the run."""
+    with instance.event_log_storage.index_connection() as conn:
+        rows = conn.execute(AssetCheckExecutionsTable.select().order_by(AssetCheckExecutionsTable.c.id)).mappings()
+        return [
+            (
+                row["asset_key"],
+                row["check_name"],
+                row["partition"],
+                row["execution_status"],
+                row["evaluation_event_storage_id"],
+                row["materialization_event_storage_id"],
+                _without_run(deserialize_value(row["evaluation_event"], EventLogEntry)),
+            )
+            for row in rows
+        ]
+
+
+def _without_run(event: EventLogEntry) -> tuple:
+    """A planned check (with the windows it is planned for) or its evaluation, without run ids or times."""
+    data = event.get_dagster_event().event_specific_data
+    if hasattr(data, "passed"):
+        target = data.target_materialization_data.storage_id if data.target_materialization_data else None
+        return ("evaluation", data.asset_key, data.check_name, data.passed, dict(data.metadata), target, data.partition)
+    windows = sorted(data.partitions_subset.get_partition_keys()) if data.partitions_subset else None
+    return ("planned", data.asset_key, data.check_name, windows)
 
 
 def _check_metadata(event) -> dict | None:
