@@ -73,7 +73,8 @@ def cloudwatch_datapoints(
             "(CW_DISCOVERY, CW_API_NAMES / CW_FUNCTION_NAMES / CW_DB_INSTANCE_IDS); their counts are stored as 0 "
             "and their other values left absent"
         )
-    return Output(result.datapoints, metadata=metadata.datapoints(windows, result, silent, SILENT_SHOWN, discovered))
+    described = metadata.datapoints(windows, result, silent, SILENT_SHOWN, discovered)
+    return Output(result.datapoints, metadata=metadata.for_windows(context, windows, described))
 
 
 @asset(io_manager_key="window_frames", kinds={"dynamodb", "pandas"}, **_EVERY_WINDOW)
@@ -93,10 +94,8 @@ def metric_aggregates(
         stored = metric_store.read_items(slo_history.keys_for(aggregates))
         blocks = slo_history.updated_blocks(aggregates, stored.items, context.run_id, metric_store.retention_days)
         calls = metric_store.write([*items, *blocks])
-    return Output(
-        aggregates,
-        metadata=metadata.aggregates(windows, aggregates, len(items), len(blocks), calls, stored.calls, metric_store),
-    )
+    described = metadata.aggregates(windows, aggregates, len(items), len(blocks), calls, stored.calls, metric_store)
+    return Output(aggregates, metadata=metadata.for_windows(context, windows, described))
 
 
 @asset(
@@ -121,5 +120,6 @@ def alert_evaluations(
         stored = metric_store.read_items(evaluation_keys(metric_aggregates, windows))
         evaluations = evaluate(metric_aggregates, stored.items)
         delivery = deliver(evaluations, notifier, metric_store, context.run_id, clock.now(), context.log, resent)
-    yield MaterializeResult(metadata=metadata.evaluations(windows, evaluations, delivery, stored.calls))
+    described = metadata.evaluations(windows, evaluations, delivery, stored.calls)
+    yield MaterializeResult(metadata=metadata.for_windows(context, windows, described))
     yield from metadata.rule_checks(evaluations)

@@ -1,6 +1,7 @@
 """What each asset records about its run: Dagster metadata and the per-rule asset checks.
 
-Kept apart from the assets so that they stay thin; these functions only describe results.
+Kept apart from the assets so that they stay thin; these functions only describe results, except
+`for_windows`, which decides which window's materialization carries what.
 """
 
 from __future__ import annotations
@@ -8,7 +9,14 @@ from __future__ import annotations
 from collections.abc import Iterator, Sequence
 
 import pandas as pd
-from dagster import AssetCheckResult, AssetCheckSeverity, MetadataValue
+from dagster import (
+    AssetCheckResult,
+    AssetCheckSeverity,
+    AssetExecutionContext,
+    JsonMetadataValue,
+    MarkdownMetadataValue,
+    MetadataValue,
+)
 
 from cw_pipeline.alerting import Delivery
 from cw_pipeline.cloudwatch import FetchResult
@@ -22,6 +30,27 @@ PREVIEW_ROWS = 10
 
 def preview(frame: pd.DataFrame) -> MetadataValue:
     return MetadataValue.md(frame.head(PREVIEW_ROWS).to_markdown(index=False) if not frame.empty else "(empty)")
+
+
+# What a range run shows once, not per window: Dagster copies a run's metadata into every window's materialization
+# event and serializes it with each, so a 7-day backfill would store these 2,016 times over per asset. Numbers and
+# short strings stay on every window.
+DETAIL_TYPES = (MarkdownMetadataValue, JsonMetadataValue)
+
+
+def for_windows(context: AssetExecutionContext, windows: Sequence[Window], metadata: dict) -> dict:
+    """``metadata`` for a run over ``windows``: what every window's materialization carries (returned) and,
+    attached to the newest window's alone, the details (markdown previews, JSON lists and maps of names).
+
+    The newest window's materialization is the last the run records, so it is the asset's latest one, the one
+    the Dagster UI's asset page shows: it has everything. Every window keeps the run's figures (counts, calls,
+    the range), which is what a window's own materialization and the Lambda's summary read.
+    """
+    details = {name: value for name, value in metadata.items() if isinstance(value, DETAIL_TYPES)}
+    if len(windows) < 2 or not details:
+        return metadata
+    context.add_asset_metadata(details, partition_key=windows[-1].partition_key)
+    return {name: value for name, value in metadata.items() if name not in details}
 
 
 def window_range(windows: Sequence[Window]) -> dict:

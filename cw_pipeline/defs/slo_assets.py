@@ -89,9 +89,8 @@ def slo_burn_rates(
         stored = metric_store.read_items(burn_rate_keys(history, windows))
         evaluations = evaluate_slos(history, windows, stored.items)
         delivery = deliver(evaluations, notifier, metric_store, context.run_id, clock.now(), context.log)
-    yield MaterializeResult(
-        metadata=slo_metadata.burn_rates(windows, evaluations, delivery, read, len(history), stored.calls)
-    )
+    described = slo_metadata.burn_rates(windows, evaluations, delivery, read, len(history), stored.calls)
+    yield MaterializeResult(metadata=slo_metadata.for_windows(context, windows, described))
     yield from slo_metadata.slo_checks(history, evaluations, windows[-1])
 
 

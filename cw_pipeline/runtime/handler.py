@@ -14,7 +14,8 @@ The event decides the windows (`cw_pipeline.runtime.invocation`), the job is the
 - Logs are JSON lines (AWS Lambda Powertools), the job's own log lines included. Each run ends with one
   EMF line of the run metrics (`cw_pipeline.runtime.run_metrics`), printed before a failure is raised.
 - The Dagster instance is ephemeral unless ``CW_DAGSTER_PG_URL`` / ``CW_DAGSTER_PG_SECRET_ARN``
-  name a PostgreSQL shared with the webserver (`cw_pipeline.runtime.instance`).
+  name a PostgreSQL shared with the webserver (`cw_pipeline.runtime.instance`). A run over many windows
+  batches its materialization events and records its plan once per asset (`instance.planned_events`).
 - A warm invocation reuses what the previous one built when its configuration is the same: the job
   (definitions for the same settings and partition day), the Dagster instance (an ephemeral one forgets
   each run once it is summarised, so its memory does not grow), and the boto3 clients
@@ -125,16 +126,17 @@ def run(invocation: Invocation, settings: Settings, now: datetime, request_id: s
     choice = instances.choose_instance()
     started = time.perf_counter()
     instance = _instance(choice, home)
-    result = _job(settings, now).execute_in_process(
-        run_config={"loggers": {"console": {"config": {"log_level": JOB_LOG_LEVEL}}}},
-        tags={
-            **range_tags(list(invocation.windows)),
-            TRIGGER_TAG: invocation.kind.value,
-            **({REQUEST_ID_TAG: request_id} if request_id else {}),
-        },
-        instance=instance,
-        raise_on_error=False,
-    )
+    with instances.planned_events(len(keys)):
+        result = _job(settings, now).execute_in_process(
+            run_config={"loggers": {"console": {"config": {"log_level": JOB_LOG_LEVEL}}}},
+            tags={
+                **range_tags(list(invocation.windows)),
+                TRIGGER_TAG: invocation.kind.value,
+                **({REQUEST_ID_TAG: request_id} if request_id else {}),
+            },
+            instance=instance,
+            raise_on_error=False,
+        )
     try:
         return _summary(result, invocation, choice.mode, started)
     finally:

@@ -31,7 +31,7 @@ from infra_cdk.sections.control_plane_db import DagsterDatabase
 from infra_cdk.sections.control_plane_iam import ControlPlaneRoles
 from infra_cdk.sections.encryption import Encryption
 from infra_cdk.sections.network import PRIVATE, Network
-from infra_cdk.sections.pipeline import Pipeline
+from infra_cdk.sections.pipeline import DAGSTER_EVENT_BATCH, Pipeline
 from infra_cdk.sections.storage import Storage
 
 # cw_pipeline.runtime.instance.PG_SECRET_VARIABLE (not imported here: that module imports Dagster).
@@ -45,6 +45,14 @@ PG_SECRET_FIELDS = {
     "DAGSTER_PG_PASSWORD": "password",
 }
 RUN_TASK_DEFINITION_VARIABLE = "CW_DAGSTER_RUN_TASK_DEFINITION"
+# The daemon creates the runs of the backfills launched from the UI, and Dagster logs a run's planned events when
+# it creates it: with this, one per asset for a whole range instead of one per window and asset (8,064 for 7 days
+# of the four assets, each a few round trips to the database, inside the daemon's backfill loop). The trade-off
+# (docs/lambda.md, "Long backfills"): a window of a failed daemon-created run is shown missing, not failed, in the
+# asset's partitions; the run is failed and the backfill's page counts the window failed (the daemon derives that
+# from the run's range, not from planned events). Not on the webserver, whose runs (one partition materialized,
+# a re-execution) keep their per-window plan and so their failed windows.
+DAEMON_PLANNED_EVENTS = {"DAGSTER_EMIT_PARTITION_SUBSET_IN_PLANNED_EVENTS": "1"}
 RUN_CONTAINER = "run"  # dagster.yaml's run_launcher.container_name
 DAGSTER_HOME = "/opt/dagster/dagster_home"  # where Dockerfile.control-plane puts dagster.yaml
 WORKSPACE = "/opt/dagster/app/workspace.yaml"
@@ -187,7 +195,8 @@ class ControlPlane(Construct):
             "run",
             self.roles.run,
             # Its own name, not its ARN (which would reference itself); only launching processes resolve it.
-            environment={**environment, RUN_TASK_DEFINITION_VARIABLE: self.run_family},
+            # A run task writes the materializations of the runs launched from the UI, as the Lambda does its own.
+            environment={**environment, **DAGSTER_EVENT_BATCH, RUN_TASK_DEFINITION_VARIABLE: self.run_family},
             secrets=secrets,
         )
         launcher_environment = {
@@ -199,7 +208,7 @@ class ControlPlane(Construct):
             "webserver", self.roles.webserver, environment=launcher_environment, secrets=secrets
         )
         self.daemon_task_definition = self._task_definition(
-            "daemon", self.roles.daemon, environment=launcher_environment, secrets=secrets
+            "daemon", self.roles.daemon, environment={**launcher_environment, **DAEMON_PLANNED_EVENTS}, secrets=secrets
         )
 
         self.access = DagsterUiAccess(self, "Access", ctx=ctx, network=network)

@@ -39,6 +39,11 @@ from infra_cdk.sections.private_function import private_function
 from infra_cdk.sections.storage import Storage
 
 SCHEDULE_RATE = Duration.minutes(WINDOW_SECONDS // 60)  # one run per 5-minute window
+# Whoever executes a run over many windows writes its materializations (one per window and asset) to the Dagster
+# instance in batches: one statement per batch on dagster-postgres instead of several round trips per event, most of
+# a long backfill's time there (docs/lambda.md, "Long backfills"). The handler defaults to the same value
+# (cw_pipeline.runtime.instance.EVENT_BATCH_SIZE; that module imports Dagster, so it is not imported here).
+DAGSTER_EVENT_BATCH = {"DAGSTER_EVENT_BATCH_SIZE": "1000"}
 # From `make bench` (docs/lambda.md, "Sizing"): the runs are CPU-bound on one thread and peak at 200 MiB (the
 # 1,070-resource estate, 2 windows) and 430 MiB (a 7-day backfill of the seed stack). 1,769 MB is where Lambda
 # gives a whole vCPU, so CPU, not memory, is what this buys. 5 minutes is over 3x the longest run the
@@ -134,6 +139,7 @@ class Pipeline(Construct):
             "DAGSTER_HOME": "/tmp/dagster_home",
             "DAGSTER_DISABLE_TELEMETRY": "true",
             "DAGSTER_TELEMETRY_DISABLED": "true",
+            **DAGSTER_EVENT_BATCH,
             "POWERTOOLS_SERVICE_NAME": self.function_name,
             "POWERTOOLS_LOG_LEVEL": "INFO",
         }

@@ -196,6 +196,18 @@ def test_containers_get_the_database_from_the_secret_and_the_pipeline_settings(d
         assert environment["CW_DAGSTER_RUN_TASK_DEFINITION"] == expected_run
 
 
+def test_run_tasks_batch_their_events_and_the_daemon_plans_a_backfill_once_per_asset(dev_json: dict) -> None:
+    """The run task writes the materializations of UI-launched runs; the daemon creates the backfills' runs (Dagster
+    logs planned events then). The webserver's own runs keep a plan per window, and so their failed windows."""
+    environments = {
+        kind: {e["Name"]: e["Value"] for e in _container(dev_json, kind)["Environment"]} for kind in FAMILIES
+    }
+    batched = {kind for kind, env in environments.items() if instances.EVENT_BATCH_SIZE_VARIABLE in env}
+    assert batched == {"run"} and environments["run"][instances.EVENT_BATCH_SIZE_VARIABLE] == instances.EVENT_BATCH_SIZE
+    planned_once = {kind: env.get(instances.SUBSET_PLANNED_VARIABLE) for kind, env in environments.items()}
+    assert planned_once == {"webserver": None, "daemon": "1", "run": None}
+
+
 def _env_names(node: object) -> set[str]:
     if isinstance(node, dict):
         if set(node) == {"env"}:

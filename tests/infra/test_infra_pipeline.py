@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from cw_pipeline.catalog import Service
 from cw_pipeline.config import MonitoredResource, Settings
+from cw_pipeline.runtime import instance as instances
 from infra_cdk import packaging
 from infra_cdk.sections import pipeline
 from tests.infra.cdk_template import one, ref, resources
@@ -59,6 +60,8 @@ def test_environment_is_the_pipeline_contract_pointing_at_the_real_resources(dev
     assert variables["DAGSTER_HOME"].startswith("/tmp/")
     assert variables["DAGSTER_DISABLE_TELEMETRY"] == "true"
     assert variables["POWERTOOLS_SERVICE_NAME"]
+    # A long backfill's materializations are written to the Dagster instance in batches, as the handler defaults to.
+    assert variables[instances.EVENT_BATCH_SIZE_VARIABLE] == instances.EVENT_BATCH_SIZE
 
 
 def test_schedule_invokes_every_five_minutes_with_retries_and_a_dead_letter_queue(dev_json: dict) -> None:

@@ -61,8 +61,25 @@ def test_a_12_window_backfill_is_one_run_with_counted_calls(aws, pipeline):
     assert sorted(i["sk"] for i in stored) == [f"2026-11-20T{12 + i // 12}:{(i * 5) % 60:02d}:00Z" for i in range(12)]
     assert all(i["invocations"] == 5 for i in stored)
 
+    newest = TWELVE[-1].partition_key
     for asset in ("cloudwatch_datapoints", "metric_aggregates", "alert_evaluations", "slo_burn_rates"):
         assert instance.get_materialized_partitions(AssetKey(asset)) == {w.partition_key for w in TWELVE}
+        # Every window's materialization has the run's figures; the previews and lists only the newest one's,
+        # which is the asset's latest materialization.
+        records = instance.fetch_materializations(AssetKey(asset), limit=100).records
+        by_window = {r.partition_key: r.asset_materialization.metadata for r in records}
+        assert len(records) == len(by_window) == 12
+        for window, metadata in by_window.items():
+            assert metadata["windows"].value == 12 and metadata["last_window"].value == newest
+            assert ("preview" in metadata) == (window == newest), (asset, window)
+        assert instance.get_latest_materialization_event(AssetKey(asset)).dagster_event.partition == newest
+    aggregates = {
+        r.partition_key: r.asset_materialization.metadata
+        for r in instance.fetch_materializations(AssetKey("metric_aggregates"), limit=100).records
+    }
+    assert {metadata["items_written"].value for metadata in aggregates.values()} == {aggregate_items}
+    datapoints = instance.get_latest_materialization_event(AssetKey("cloudwatch_datapoints")).asset_materialization
+    assert datapoints.metadata["resources_per_service"].value == {"apigateway": 1, "lambda": 1, "rds": 1}
 
 
 def test_queries_are_batched_500_a_call(aws):

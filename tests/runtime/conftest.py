@@ -49,7 +49,8 @@ def aws(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Iterator[EmulatedAws
         }
         for name, value in environment.items():
             monkeypatch.setenv(name, value)
-        for name in (instances.PG_URL_VARIABLE, instances.PG_SECRET_VARIABLE, "CW_MAX_BACKFILL_WINDOWS"):
+        unset = (instances.PG_URL_VARIABLE, instances.PG_SECRET_VARIABLE, instances.SUBSET_PLANNED_VARIABLE)
+        for name in (*unset, "CW_MAX_BACKFILL_WINDOWS"):
             monkeypatch.delenv(name, raising=False)
         monkeypatch.setattr(lambda_handler, "now_utc", lambda: NOW)
         yield emulated

@@ -36,7 +36,9 @@ def run(defs: Definitions, windows: list[Window]):
 
 
 def materialized_metadata(result, asset: str) -> dict:
-    return {name: value.value for name, value in result.asset_materializations_for_node(asset)[0].metadata.items()}
+    """The metadata of the run's newest window: every window has the run's figures, that one also its details
+    (previews, discovery's counts and sample: `cw_pipeline.defs.metadata.for_windows`)."""
+    return {name: value.value for name, value in result.asset_materializations_for_node(asset)[-1].metadata.items()}
 
 
 class CallCounter:
