@@ -1,6 +1,6 @@
-"""The emulator's cheaper paths through moto (`cw_local.fast_dynamodb`, `cw_local.fast_server`) answer and store
-exactly what moto does; partitions are created under a lock, so concurrent writes lose nothing; connections stay
-open between requests."""
+"""The emulator's cheaper paths through moto (`cw_local.fast_dynamodb`, `cw_local.fast_server`, the answers of
+`cw_local.percentiles`) answer and store exactly what moto does; partitions are created under a lock, so concurrent
+writes lose nothing; connections stay open between requests."""
 
 from __future__ import annotations
 
@@ -10,16 +10,22 @@ import os
 import subprocess
 import sys
 import threading
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import boto3
 import pytest
 from moto import mock_aws
+from moto.cloudwatch.models import cloudwatch_backends
+from moto.cloudwatch.responses import CloudWatchResponse
 from moto.core import DEFAULT_ACCOUNT_ID
+from moto.core.responses import ActionContext, ActionResult, get_service_model
+from moto.core.serialize import JSONSerializer
 from moto.dynamodb.models import dynamodb_backends
 
-from cw_local import fast_dynamodb
+from cw_local import fast_dynamodb, percentiles
 from cw_local.emulator import running_emulator
+from cw_local.metric_index import list_metrics
 from cw_local.provision import scan_table
 
 SCENARIO = Path(__file__).with_name("fast_paths_scenario.py")
@@ -165,3 +171,61 @@ def test_the_emulator_keeps_a_connection_open_between_requests():
     assert json.loads(first[2]) == json.loads(last[2]) == {"TableNames": [emulator.resources.table_name]}
     assert {first[1], unread[1], last[1]} == {None}  # no "Connection: close"
     assert len(set(local_ports)) == 1  # one connection for the three
+
+
+def test_cloudwatch_answers_are_written_as_moto_serializes_them():
+    # The emulator's GetMetricData and ListMetrics answers, built directly in their JSON form: byte for byte what
+    # moto's serializer writes from the same results.
+    percentiles.install()
+    with mock_aws():
+        cloudwatch = boto3.client("cloudwatch", region_name="us-east-1")
+        start = datetime(2026, 11, 20, 12, 0, tzinfo=UTC)
+        for i in range(600):  # more than one ListMetrics page
+            dimensions = [{"Name": "FunctionName", "Value": f"fn-{i:03d}"}]
+            if i % 7 == 0:
+                dimensions.append({"Name": "Resource", "Value": f"fn-{i:03d}:live"})
+            cloudwatch.put_metric_data(
+                Namespace="AWS/Lambda",
+                MetricData=[
+                    {"MetricName": "Duration", "Dimensions": dimensions, "Timestamp": start + timedelta(minutes=m),
+                     "Values": [1.5 * i, 2.0 + m, 0.25], "Counts": [1, 2, 3], "Unit": "Milliseconds"}
+                    for m in range(0, 10, 3)
+                ],
+            )  # fmt: skip
+        backend = cloudwatch_backends[DEFAULT_ACCOUNT_ID]["us-east-1"]
+        metric = lambda i: {"Namespace": "AWS/Lambda", "MetricName": "Duration",  # noqa: E731
+                            "Dimensions": [{"Name": "FunctionName", "Value": f"fn-{i:03d}"}]}  # fmt: skip
+        queries = [
+            {"Id": f"q{i}", "MetricStat": {"Metric": metric(i), "Period": 300, "Stat": stat}}
+            for i, stat in enumerate(["p95", "Sum", "Average", "SampleCount", "Maximum", "p99.9", "Minimum"])
+        ]
+        queries.append({"Id": "absent", "MetricStat": {"Metric": metric(999), "Period": 60, "Stat": "Sum"},
+                        "Label": "no data"})  # fmt: skip
+        queries.append({"Id": "copy", "Expression": "q1", "Label": "metric math"})
+        metric_data = {
+            scan_by: backend.get_metric_data(queries, start, start + timedelta(minutes=15), scan_by)
+            for scan_by in ("TimestampAscending", "TimestampDescending")
+        }
+        token, first_page = list_metrics(backend, None, "AWS/Lambda", None, [], None)
+        _, last_page = list_metrics(backend, token, None, None, [], None)
+
+        def written(operation: str, result: dict, serialized: dict | None) -> tuple:
+            service = get_service_model("cloudwatch")
+            context = ActionContext(service, service.operation_model(operation), JSONSerializer, CloudWatchResponse())
+            ours = percentiles.SerializedResult(result, serialized).execute_result(context)
+            assert ours == ActionResult(result).execute_result(context)
+            return ours
+
+        for results in metric_data.values():
+            assert len(results) == len(queries) and any(r["values"] for r in results)
+            _, _, body = written(
+                "GetMetricData", {"MetricDataResults": results}, percentiles.serialized_metric_data(results)
+            )
+            assert any(entry["Timestamps"] for entry in json.loads(body)["MetricDataResults"])
+        assert token and len(first_page) == 500 and len(last_page) == 100
+        for page, next_token in ((first_page, token), (last_page, None)):
+            written(
+                "ListMetrics",
+                {"Metrics": page, "NextToken": next_token},
+                percentiles.serialized_metrics(page, next_token),
+            )
