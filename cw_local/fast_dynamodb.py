@@ -4,7 +4,9 @@
   item of the table and keeping those of the wanted partition: 37 ms per Query on a table of 6,420
   items, growing with the table, where DynamoDB costs O(log n + results). `install()` hands the Query
   only the wanted partition (moto's own filtering, sorting and paging then run unchanged over it).
-  Queries on an index keep moto's behaviour.
+  Queries on an index keep moto's behaviour. moto's Query then deep-copies every item it found before turning
+  it into the answer (~10% of the emulator's CPU under the baseline's 5,380 Queries); the answer only reads
+  them (a projection builds new items), so on the base table the items found are answered as they are.
 - **Every response goes through a generic serializer** that walks botocore's shape model value by value:
   a BatchGetItem of 100 items of ~20 attributes costs ~100 ms there, ten times the call's other work. The
   results of GetItem, BatchGetItem, Query and Scan are already DynamoDB JSON (``{"S": ...}``,
@@ -58,6 +60,7 @@ from moto.dynamodb import models as dynamodb_models
 from moto.dynamodb import responses as dynamodb_responses
 from moto.dynamodb.exceptions import ItemSizeTooLarge
 from moto.dynamodb.models import DynamoDBBackend
+from moto.dynamodb.models import table as table_module
 from moto.dynamodb.models.dynamo_type import DynamoType, Item, LimitedSizeDict
 from moto.dynamodb.models.table import Table
 from moto.dynamodb.models.utilities import bytesize
@@ -75,6 +78,7 @@ _original_parse_shape = JSONParser._parse_shape
 _original_dynamo_to_dict = dynamodb_responses.dynamo_to_dict
 _original_json_dump = dynamodb_responses.dynamo_json_dump
 _transaction = threading.local()  # set while moto's TransactWriteItems runs under `_transact_write_items`
+_answer_only = threading.local()  # set while moto's Query runs on a base table under `_query`
 ITEM_SIZE_LIMIT = 405000  # moto's LimitedSizeDict limit (AWS's 400 KB, as moto measured it)
 
 
@@ -85,6 +89,7 @@ def install() -> None:
     Table.query = _query
     DynamoDBBackend.transact_write_items = _transact_write_items
     dynamodb_models.copy = _RollbackCopies()
+    table_module.copy = _QueryCopies()
     Table.__init__ = _table_init
     Item.__init__ = _item_init
     DynamoType.size = _size
@@ -281,19 +286,36 @@ def _query(
 ):
     # moto's DynamoDBBackend.query passes index_name positionally, eighth after the hash key.
     target = _OnePartition(self, hash_key) if index_name is None and hash_key is not None else self
-    return _original_query(
-        target,
-        hash_key,
-        range_comparison,
-        range_objs,
-        limit,
-        exclusive_start_key,
-        scan_index_forward,
-        projection_expressions,
-        index_name,
-        *args,
-        **kwargs,
-    )
+    _answer_only.active = index_name is None
+    try:
+        return _original_query(
+            target,
+            hash_key,
+            range_comparison,
+            range_objs,
+            limit,
+            exclusive_start_key,
+            scan_index_forward,
+            projection_expressions,
+            index_name,
+            *args,
+            **kwargs,
+        )
+    finally:
+        _answer_only.active = False
+
+
+class _QueryCopies:
+    """``copy`` as moto's table module sees it: inside `_query` on the base table, the deep copy moto's Query makes
+    of the items it found is a new list of the same items; everywhere else, `copy` itself."""
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(copy, name)
+
+    def deepcopy(self, value: Any, memo: Any = None) -> Any:
+        if getattr(_answer_only, "active", False) and type(value) is list:
+            return list(value)
+        return copy.deepcopy(value, memo)
 
 
 def _execute_result(self: DynamoResult, context: ActionContext):
