@@ -12,9 +12,9 @@ bookkeeping, not AWS's behaviour, without changing any answer:
   them open. The server now reads each request's body (``Content-Length`` bytes) before the application runs
   and hands it that copy, so the connection is always at the next request when the response has been sent;
   a response with a ``Content-Length`` then keeps the connection open for the client's next request (HTTP/1.1
-  keep-alive, as AWS endpoints do). A chunked request body, a response without a length, or a client asking
-  to close keep werkzeug's behaviour.
-
+  keep-alive, as AWS endpoints do), with ``TCP_NODELAY`` so that a response is not held back waiting for an
+  acknowledgement. A chunked request body, a client waiting for ``100 Continue``, a response without a length,
+  or a client asking to close keep werkzeug's behaviour.
 - **Dispatch**: ``DomainDispatcherApplication.get_application`` finds the service of every request under one
   lock: it lists moto's package directory (``backends.list_of_moto_modules``: an ``os.listdir`` and ~200
   ``isdir`` calls) and, for a host that is not a module name, tries ~180 URL patterns in turn. Which backend
@@ -89,7 +89,8 @@ def _setup(self: MotoRequestHandler) -> None:
 def _run_wsgi(self: MotoRequestHandler) -> None:
     length = self.headers.get("Content-Length")
     chunked = "chunked" in self.headers.get("Transfer-Encoding", "").lower()
-    if chunked or (length is not None and not length.strip().isdigit()):
+    waiting = self.headers.get("Expect", "").lower().strip() == "100-continue"  # the body comes after werkzeug's 100
+    if chunked or waiting or (length is not None and not length.strip().isdigit()):
         self._cw_keep_alive = False
         return _original_run_wsgi(self)
     body = self.rfile.read(int(length)) if length else b""
