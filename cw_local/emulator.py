@@ -2,9 +2,11 @@
 
 Run ``python -m cw_local.emulator [--port 5000] [--host 127.0.0.1] [--env dev]``. It serves
 moto (``moto.server.ThreadedMotoServer``) with `cw_local.percentiles` (percentiles, an indexed
-GetMetricData and ListMetrics), `cw_local.tagging` (REST APIs in the tagging API) and
-`cw_local.fast_dynamodb` (a Query reads one partition; item responses written as plain JSON) installed, creates
-the metrics table, the alerts topic and its inbox queue with `cw_local.provision`, prints
+GetMetricData and ListMetrics), `cw_local.tagging` (REST APIs in the tagging API),
+`cw_local.fast_dynamodb` (a Query reads one partition; items built, parsed and answered without moto's
+per-value overheads; partitions created under a lock) and `cw_local.fast_server` (connections kept open;
+requests dispatched without moto's per-request directory listing, URL-pattern scan and global locks)
+installed, creates the metrics table, the alerts topic and its inbox queue with `cw_local.provision`, prints
 ONE line of JSON on stdout::
 
     {"endpoint_url": "http://127.0.0.1:5000", "region": "us-east-1", "env": "dev", "pid": 123,
@@ -36,7 +38,7 @@ from dataclasses import dataclass, field
 
 import boto3
 
-from cw_local import fast_dynamodb, percentiles, tagging
+from cw_local import fast_dynamodb, fast_server, percentiles, tagging
 from cw_local.fakes import DUMMY_CREDENTIALS
 from cw_local.provision import ProvisionedResources, provision
 from cw_pipeline import naming
@@ -180,6 +182,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     percentiles.install()
     tagging.install()
     fast_dynamodb.install()
+    fast_server.install()
     server = _start_server(args.host, args.port)
     if server is None:  # lost a race for the port between the check and the bind
         return _refuse_port(args.host, args.port)

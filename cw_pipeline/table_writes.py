@@ -9,12 +9,8 @@ botocore's ``standard`` retry mode, configured on every client (`cw_pipeline.def
 
 The batches hold distinct keys, so they are independent: up to `WRITE_CONCURRENCY` are in flight at
 once (a thousand-resource run writes hundreds of batches, one round trip each), with the same calls as
-one after another. Two batches holding items of one partition are never in flight together: moto, the
-DynamoDB of the tests and of the benchmarks, creates a partition without a lock and loses an item when
-two calls create the same one at once. DynamoDB does not, and the wait costs little: the pipeline writes
-a partition's windows one after another, and each thread writes a run of consecutive batches. Once a
-batch has failed, the batches not yet started are not sent; those in flight finish their own attempts.
-Transactions stay sequential and in order (the outbox relies on it).
+one after another. Once a batch has failed, the batches not yet started are not sent; those in flight
+finish their own attempts. Transactions stay sequential and in order (the outbox relies on it).
 
 The functions take the client of a boto3 DynamoDB *resource* (``table.meta.client``), which accepts
 and returns plain Python values (numbers as ``Decimal``).
@@ -27,7 +23,6 @@ import threading
 import time
 from collections.abc import Iterable, Sequence
 from concurrent.futures import ThreadPoolExecutor
-from contextlib import ExitStack
 from dataclasses import dataclass
 from itertools import pairwise
 
@@ -61,23 +56,17 @@ def batch_write(
     unique = list({key_of(item): item for item in items}.values())
     batches = [unique[offset : offset + ITEMS_PER_BATCH] for offset in range(0, len(unique), ITEMS_PER_BATCH)]
     failed = threading.Event()  # set by the first batch that fails: the batches not yet started stay unsent
-    partitions = {item[naming.TABLE_PARTITION_KEY]: threading.Lock() for item in unique}
 
     def write(batch: list[dict]) -> _Batch:
-        with ExitStack() as held:
-            # Every batch takes its partitions' locks in the same (sorted) order: no two can wait for each other.
-            for pk in sorted({item[naming.TABLE_PARTITION_KEY] for item in batch}):
-                held.enter_context(partitions[pk])
-            try:
-                return _write_batch(client, table_name, batch, attempts, failed)
-            except BaseException:
-                failed.set()
-                raise
+        try:
+            return _write_batch(client, table_name, batch, attempts, failed)
+        except BaseException:
+            failed.set()
+            raise
 
     lanes = min(concurrency, len(batches))
     if lanes > 1:
-        # Each thread writes a run of consecutive batches: a partition's items are next to each other, so only
-        # the batches at either end of a run can wait for another thread's.
+        # Each thread writes a run of consecutive batches, in the order of the items.
         bounds = [len(batches) * lane // lanes for lane in range(lanes + 1)]
         runs = [batches[start:end] for start, end in pairwise(bounds)]
         with ThreadPoolExecutor(max_workers=lanes) as pool:
