@@ -44,7 +44,8 @@ def test_unprocessed_items_are_retried_with_backoff_until_written(world, baselin
     with faults(("before-send.dynamodb.BatchWriteItem", unprocessed(counter))):
         result = world.run()
     assert result.success, failure(result)
-    # 9 aggregates in one batch; the threshold evaluations that owe nothing in another; the 14 burn-rate
+    # 9 aggregates and the 2 SLO history blocks in one batch; the threshold evaluations that owe nothing in another;
+    # the 14 burn-rate
     # evaluations that owe nothing (18 less the 4 that fire) in a third: 3 batches x 3 calls.
     assert (counter.seen, counter.hits) == (9, 6)
     assert world.items() == baseline["items"]
@@ -60,7 +61,7 @@ def test_unprocessed_items_forever_fail_the_run_after_its_budget_naming_table_an
     assert counter.seen == WRITE_ATTEMPTS == 8  # then it stops: no spinning until the Lambda times out
     assert (
         "metric_aggregates: cw_pipeline.table_writes.UnprocessedItemsError: DynamoDB BatchWriteItem on table "
-        "cw-analytics-dev-metrics: 9 item(s) still unprocessed after 8 attempts"
+        "cw-analytics-dev-metrics: 11 item(s) still unprocessed after 8 attempts"  # 9 aggregates, 2 SLO history blocks
     ) in failure(result)
     assert world.items() == {} and world.notifications() == []  # the lease was released too
     assert sent(converge(world, baseline, [])) == EXPECTED_NOTIFICATIONS

@@ -68,6 +68,13 @@ def expected_pks() -> set[str]:
     }
 
 
+def history_blocks(windows: list[str]) -> dict[str, set[str]]:
+    """The SLO history blocks of the API and the function that hold ``windows`` (partition keys): six hours each,
+    starting at 00:00, 06:00, 12:00 and 18:00 UTC."""
+    starts = {f"{key[:10]}T{int(key[11:13]) // 6 * 6:02d}:00:00Z" for key in windows}
+    return {f"slo_history#apigateway#{API}": starts, f"slo_history#lambda#{FUNCTION}": starts}
+
+
 def check_run(aws, summary: dict, trigger: str, windows: list[str], notifications: int) -> None:
     assert summary == {
         "status": "succeeded",
@@ -84,7 +91,7 @@ def check_run(aws, summary: dict, trigger: str, windows: list[str], notification
     assert isinstance(summary["duration_ms"], int) and summary["duration_ms"] > 0
     json.dumps(summary)  # what Lambda returns must serialise
     sks = {sk(key) for key in windows}
-    assert stored_windows(aws) == {pk: sks for pk in expected_pks()}
+    assert stored_windows(aws) == {**{pk: sks for pk in expected_pks()}, **history_blocks(windows)}
     for key in windows:
         item = aws.item(f"lambda#{FUNCTION}", sk(key))
         assert (item["invocations"], item["errors"]) == TRAFFIC[key]
@@ -138,7 +145,8 @@ def test_a_retried_event_rewrites_the_same_items_and_notifies_once(aws, traffic,
 
     assert retried["windows"] == first["windows"] and retried["run_id"] != first["run_id"]
     assert retried_items == first_items
-    assert len(first_items) == (RESOURCES + RULES_PER_WINDOW + SLO_SEVERITIES_PER_WINDOW) * 2
+    # 11:55 and 12:00: two blocks each for the API and the function.
+    assert len(first_items) == (RESOURCES + RULES_PER_WINDOW + SLO_SEVERITIES_PER_WINDOW) * 2 + 2 * 2
     assert {i["run_id"] for i in aws.items()} == {retried["run_id"]}  # every key overwritten, none added
     # The threshold rules' two and lambda_success's page and ticket (test_scheduled_rule_event_on_a_5_minute_mark).
     assert len(first_notifications) == first["notifications_sent"] == 2 + 2
