@@ -157,16 +157,17 @@ def history(blocks: Iterable[Mapping], first: datetime, last: datetime) -> pd.Da
     """The windows starting in ``[first, last]`` that ``blocks`` hold a value for, as the frame
     `aggregation.aggregates_from_items` returns with only the attributes the SLOs read (an aggregate the
     blocks hold, they hold with every such attribute it has, counts included)."""
+    # Blocks in (service, resource, start) order make rows in (service, resource, window) order: the frame comes
+    # out sorted without sorting 907,000 rows on string keys (an estate's 3 days).
     by_service: dict[str, list[Mapping]] = {}
-    for block in blocks:
+    for block in sorted(blocks, key=lambda b: (b["service"], b["resource"], b["block_start"])):
         by_service.setdefault(block["service"], []).append(block)
     first, last = np.datetime64(as_utc(first).replace(tzinfo=None)), np.datetime64(as_utc(last).replace(tzinfo=None))
-    frames = [_service_history(service, of_service, first, last) for service, of_service in sorted(by_service.items())]
+    frames = [_service_history(service, of_service, first, last) for service, of_service in by_service.items()]
     frames = [frame for frame in frames if not frame.empty]
     if not frames:
         return pd.DataFrame(columns=list(KEY_COLUMNS))
-    frame = pd.concat(frames, ignore_index=True) if len(frames) > 1 else frames[0]
-    return frame.sort_values(list(KEY_COLUMNS)).reset_index(drop=True)
+    return pd.concat(frames, ignore_index=True) if len(frames) > 1 else frames[0]
 
 
 def _service_history(
