@@ -11,7 +11,7 @@ from __future__ import annotations
 import contextlib
 from collections.abc import Iterator
 
-from dagster import AssetExecutionContext, AssetKey
+from dagster import AssetExecutionContext
 
 from cw_pipeline.defs.metric_store import MetricStore
 from cw_pipeline.defs.resources import PipelineClock
@@ -21,12 +21,17 @@ STEPS = ("cloudwatch_datapoints", "metric_aggregates", "alert_evaluations", "slo
 
 
 def is_last_step(context: AssetExecutionContext) -> bool:
-    """Whether no later step of ``STEPS`` runs after this one in this run."""
+    """Whether no later step of ``STEPS`` runs after this one in this run.
+
+    The run's steps are its ``step_keys_to_execute`` (a re-execution from failure, and every in-process run),
+    or else every node of the job as the run selected it. Not ``run.asset_selection``: an unselected run
+    (the Lambda's, a schedule's) has an empty one, which once made every step look like the last and
+    released the lease between steps, where another run could take it.
+    """
     later = STEPS[STEPS.index(context.asset_key.to_user_string()) + 1 :]
-    selection = context.run.asset_selection
-    if selection is None:
-        return not later
-    return not any(AssetKey(step) in selection for step in later)
+    steps = context.run.step_keys_to_execute
+    in_run = set(steps) if steps is not None else {node.name for node in context.job_def.nodes}
+    return not in_run.intersection(later)
 
 
 @contextlib.contextmanager

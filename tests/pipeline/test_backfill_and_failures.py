@@ -16,6 +16,7 @@ from cw_pipeline.catalog import Service
 from cw_pipeline.cloudwatch import build_queries, fetch, time_slices
 from cw_pipeline.config import MonitoredResource, Settings
 from cw_pipeline.definitions import build_definitions
+from cw_pipeline.defs.partitions import range_tags
 from cw_pipeline.windows import WINDOW, Window
 
 TWELVE = [Window(W1.start + i * WINDOW) for i in range(12)]
@@ -158,6 +159,20 @@ def test_a_dynamodb_error_fails_the_run_naming_the_call_and_a_rerun_completes(aw
     assert run_windows(pipeline, [W1]).success
     # aggregates, SLO history blocks (the API's, the function's), threshold evaluations, burn-rate evaluations
     assert len(aws.items()) == 3 + 2 + 6 + 6
+
+
+def test_a_run_of_some_assets_releases_the_lease_after_its_own_last_step(aws, pipeline):
+    """A run of the first two assets (a subset materialized from the UI) releases the run lease when its
+    last selected step ends, not only after ``slo_burn_rates``, which it never runs."""
+    selection = [AssetKey("cloudwatch_datapoints"), AssetKey("metric_aggregates")]
+    result = pipeline.resolve_job_def("cw_metrics_job").execute_in_process(
+        asset_selection=selection, tags=range_tags([W1]), instance=DagsterInstance.ephemeral()
+    )
+    assert result.success
+    assert aws.calls[("dynamodb", "PutItem")] == 2  # taken by the first step, renewed by the second
+    assert aws.calls[("dynamodb", "DeleteItem")] == 1
+    assert aws.item("lease", "pipeline-run") is None
+    assert len(aws.items()) == 3 + 2  # aggregates and SLO history blocks, no evaluation
 
 
 def test_the_code_location_loads_and_its_partitions_are_bounded():

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import threading
 
+import pytest
 from reliability_support import (
     ALL,
     EXPECTED_NOTIFICATIONS,
@@ -71,6 +72,33 @@ def test_overlapping_scheduled_runs_keep_previous_states_right(world, baseline):
     assert retried.success, failure(retried)
     assert world.items() == baseline["items"]  # previous_state of W2 and W3 as one run over W1..W3 has them
     assert sent(first + world.notifications()) == EXPECTED_NOTIFICATIONS
+
+
+@pytest.mark.parametrize("step", [2, 3, 4], ids=["metric_aggregates", "alert_evaluations", "slo_burn_rates"])
+def test_a_run_started_between_two_steps_of_another_is_refused(world, baseline, step):
+    """The lease is held from the first step of a run to its last, not released between steps: a second run
+    started just before a later step renews it (that step's lease PutItem) is refused, and the first goes on."""
+    results: list = []
+    renewals = 0
+
+    def between_steps(params, **_kwargs) -> None:
+        nonlocal renewals
+        if params.get("Item", {}).get("pk") != "lease":
+            return
+        renewals += 1
+        if renewals == step:
+            other = threading.Thread(target=lambda: results.append(world.run(ALL)))
+            other.start()
+            other.join()
+
+    with faults(("provide-client-params.dynamodb.PutItem", between_steps)):
+        first = world.run(ALL)
+    assert renewals == 4 + 1  # the first run's take and three renewals, and the refused run's one attempt
+    assert first.success, failure(first)
+    assert not results[0].success
+    assert f"holds the lease on table {world.emulator.resources.table_name}: run {first.run_id}" in failure(results[0])
+    assert sent(world.notifications()) == EXPECTED_NOTIFICATIONS
+    assert ("lease", "pipeline-run") not in world.items()  # released once, after the last step
 
 
 def test_two_aggregator_processes_racing_send_each_transition_once(world, baseline):
