@@ -44,10 +44,10 @@ SCHEDULE_RATE = Duration.minutes(WINDOW_SECONDS // 60)  # one run per 5-minute w
 # a long backfill's time there (docs/lambda.md, "Long backfills"). The handler defaults to the same value
 # (cw_pipeline.runtime.instance.EVENT_BATCH_SIZE; that module imports Dagster, so it is not imported here).
 DAGSTER_EVENT_BATCH = {"DAGSTER_EVENT_BATCH_SIZE": "1000"}
-# From `make bench` (docs/lambda.md, "Sizing"): the runs are CPU-bound on one thread and peak at 200 MiB (the
-# 1,070-resource estate, 2 windows) and 430 MiB (a 7-day backfill of the seed stack). 1,769 MB is where Lambda
-# gives a whole vCPU, so CPU, not memory, is what this buys. 5 minutes is over 3x the longest run the
-# defaults allow (a 14-day backfill of the seed stack, ~2x the 7-day one's 45 s here).
+# From `make bench` (docs/lambda.md, "Sizing"): the runs are CPU-bound and peak at 425 MiB (the 1,070-resource
+# estate, 2 windows, with 3 days of SLO history stored: ~12 s) and 400 MiB (a 7-day backfill of the seed stack:
+# ~29 s). 1,769 MB is where Lambda gives a whole vCPU, so CPU, not memory, is what this buys. 5 minutes is over
+# 10x the longest run the defaults allow (a 14-day backfill of the seed stack, ~2x the 7-day one).
 TIMEOUT = Duration.minutes(5)
 MEMORY_MB = 1769
 SCHEDULER_RETRY_ATTEMPTS = 3
