@@ -78,7 +78,7 @@ synth: install
 
 ## Every benchmark on the local emulator (the seed stack cold, warm and over a 7-day backfill, the
 ## 1,000-function estate, the API load test), each pipeline figure beside the plain-boto3 baseline's in the
-## same run; writes docs/benchmarks.md. About 40 minutes, on a quiet machine: make bench [BENCH_ARGS="--runs 7 --skip-api"]
+## same run; writes docs/benchmarks.md. 15-40 minutes, on a quiet machine: make bench [BENCH_ARGS="--runs 7 --skip-api"]
 .PHONY: bench
 bench: install
 	bash scripts/ensure-postgres.sh
