@@ -8,13 +8,13 @@ three hours, which is everything published here.
 from __future__ import annotations
 
 import json
-import os
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
 from cw_local import estate
 from cw_local.emulator import Emulator
-from cw_local.provision import provision
+from cw_local.fakes import patched_environment
+from cw_local.provision import ProvisionedResources, provision
 from cw_pipeline import slo_history
 from cw_pipeline.slos import longest_window
 from cw_pipeline.windows import WINDOW, floor_to_window, settled_windows, windows_between
@@ -36,17 +36,15 @@ class Scenario:
         return json.dumps(self.event)
 
 
-def _environments(emulator: Emulator, extra: dict[str, str]) -> tuple[dict[str, str], dict[str, str]]:
+def _provision(emulator: Emulator, env: str) -> ProvisionedResources:
+    """The table and topic of environment ``env`` on the emulator."""
     # provision() builds plain session clients: the endpoint reaches them through the environment.
-    previous = os.environ.get("AWS_ENDPOINT_URL")
-    os.environ["AWS_ENDPOINT_URL"] = emulator.endpoint_url
-    try:
-        baseline = provision(emulator.session(), env=BASELINE_ENV)
-    finally:
-        if previous is None:
-            del os.environ["AWS_ENDPOINT_URL"]
-        else:
-            os.environ["AWS_ENDPOINT_URL"] = previous
+    with patched_environment({"AWS_ENDPOINT_URL": emulator.endpoint_url}):
+        return provision(emulator.session(), env=env)
+
+
+def _environments(emulator: Emulator, extra: dict[str, str]) -> tuple[dict[str, str], dict[str, str]]:
+    baseline = _provision(emulator, BASELINE_ENV)
     common = {**emulator.environment(), "POWERTOOLS_LOG_LEVEL": "INFO", "DAGSTER_DISABLE_TELEMETRY": "true", **extra}
     pipeline_env = dict(common)
     baseline_env = {**common, "CW_METRICS_TABLE": baseline.table_name, "CW_ALERTS_TOPIC_ARN": baseline.topic_arn}
@@ -87,15 +85,7 @@ def steady_estate(emulator: Emulator, fleet: estate.Estate, scheduled: Scenario)
     run's windows (`cw_pipeline.slo_history`), as every run finds it once the pipeline has run for 3 days; and
     the blocks written. The pipeline alone: the baseline reads its history as aggregates, 907,000 of them here,
     more than the emulator can hold."""
-    previous = os.environ.get("AWS_ENDPOINT_URL")
-    os.environ["AWS_ENDPOINT_URL"] = emulator.endpoint_url
-    try:
-        steady = provision(emulator.session(), env=STEADY_ENV)
-    finally:
-        if previous is None:
-            del os.environ["AWS_ENDPOINT_URL"]
-        else:
-            os.environ["AWS_ENDPOINT_URL"] = previous
+    steady = _provision(emulator, STEADY_ENV)
     first = windows_of(scheduled.event)[0]
     history = [first - (index + 1) * WINDOW for index in reversed(range(int(longest_window() / WINDOW)))]
     blocks = slo_history.updated_blocks(
