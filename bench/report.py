@@ -79,6 +79,9 @@ def _rows(results: dict) -> list[str]:
                     f"({min(ratio):.2f}-{max(ratio):.2f}) | ≤ 1.5x | {_met(median <= 1.5)} |")  # fmt: skip
 
     cold_and_warm("empty table", results["cold"], results["warm"])
+    cold_floor = _spread([s["wall_s"] for s in results["cold_floor"].a.samples], "s")
+    rows.append("| … of which Dagster's cold floor (whole process: imports, instance, one run of the same job, "
+                f"assets doing nothing) | {cold_floor} | — | — | — | |")  # fmt: skip
     floor = results["floor"]["floor_ms"]
     rows.append(f"| … of which Dagster's per-run floor (same job, assets doing nothing) | {_spread(floor, 'ms', 0)} "
                 "| — | — | — | |")  # fmt: skip

@@ -94,6 +94,9 @@ def seed_stack(runs: int, results: dict) -> None:
         floor = subprocess.run(_command("bench.dagster_floor", "--runs", str(max(runs, 7))), env=_env({}, home),
                                cwd=ROOT, capture_output=True, text=True, check=True)  # fmt: skip
         results["floor"] = json.loads(floor.stdout.strip().splitlines()[-1])
+        # The same job with assets doing nothing, as a whole process: imports, the instance, one cold run.
+        cold_floor = ("floor", _command("bench.dagster_floor", "--runs", "0"))
+        results["cold_floor"] = harness.measure(cold_floor, None, _env({}, home), str(ROOT), runs=runs, timeout=120)
         floor = subprocess.run(
             _command("bench.dagster_floor", "--runs", "3", "--windows", str(backfill.windows)),
             env=_env({}, home), cwd=ROOT, capture_output=True, text=True, check=True,
