@@ -23,7 +23,7 @@ from moto.core.responses import ActionContext, ActionResult, get_service_model
 from moto.core.serialize import JSONSerializer
 from moto.dynamodb.models import dynamodb_backends
 
-from cw_local import fast_dynamodb, percentiles
+from cw_local import cloudwatch_answers, fast_dynamodb, percentiles
 from cw_local.emulator import running_emulator
 from cw_local.metric_index import list_metrics
 from cw_local.provision import scan_table
@@ -212,14 +212,14 @@ def test_cloudwatch_answers_are_written_as_moto_serializes_them():
         def written(operation: str, result: dict, serialized: dict | None) -> tuple:
             service = get_service_model("cloudwatch")
             context = ActionContext(service, service.operation_model(operation), JSONSerializer, CloudWatchResponse())
-            ours = percentiles.SerializedResult(result, serialized).execute_result(context)
+            ours = cloudwatch_answers.SerializedResult(result, serialized).execute_result(context)
             assert ours == ActionResult(result).execute_result(context)
             return ours
 
         for results in metric_data.values():
             assert len(results) == len(queries) and any(r["values"] for r in results)
             _, _, body = written(
-                "GetMetricData", {"MetricDataResults": results}, percentiles.serialized_metric_data(results)
+                "GetMetricData", {"MetricDataResults": results}, cloudwatch_answers.serialized_metric_data(results)
             )
             assert any(entry["Timestamps"] for entry in json.loads(body)["MetricDataResults"])
         assert token and len(first_page) == 500 and len(last_page) == 100
@@ -227,5 +227,5 @@ def test_cloudwatch_answers_are_written_as_moto_serializes_them():
             written(
                 "ListMetrics",
                 {"Metrics": page, "NextToken": next_token},
-                percentiles.serialized_metrics(page, next_token),
+                cloudwatch_answers.serialized_metrics(page, next_token),
             )
