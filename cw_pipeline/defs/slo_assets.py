@@ -35,6 +35,7 @@ from cw_pipeline.burn_rate import history_start
 from cw_pipeline.config import MonitoredResource, Settings
 from cw_pipeline.defs import slo_metadata
 from cw_pipeline.defs.assets import GROUP, run_windows
+from cw_pipeline.defs.metadata import for_windows
 from cw_pipeline.defs.metric_store import MetricStore, StoredItems
 from cw_pipeline.defs.partitions import DAY_PARTITIONS, WINDOW_PARTITIONS
 from cw_pipeline.defs.resources import AlertNotifier, MonitoredResources, PipelineClock, ReportStore
@@ -90,7 +91,7 @@ def slo_burn_rates(
         evaluations = evaluate_slos(history, windows, stored.items)
         delivery = deliver(evaluations, notifier, metric_store, context.run_id, clock.now(), context.log)
     described = slo_metadata.burn_rates(windows, evaluations, delivery, read, len(history), stored.calls)
-    yield MaterializeResult(metadata=slo_metadata.for_windows(context, windows, described))
+    yield MaterializeResult(metadata=for_windows(context, windows, described))
     yield from slo_metadata.slo_checks(history, evaluations, windows[-1])
 
 

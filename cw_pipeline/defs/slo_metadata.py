@@ -9,15 +9,13 @@ from dagster import AssetCheckResult, AssetCheckSeverity, MetadataValue
 
 from cw_pipeline.alerting import Delivery
 from cw_pipeline.burn_rate import error_budget_remaining
-from cw_pipeline.defs.metadata import for_windows, preview, window_range
+from cw_pipeline.defs.metadata import preview, window_range
 from cw_pipeline.defs.metric_store import StoredItems
 from cw_pipeline.slo_evaluation import BurnRateEvaluation
 from cw_pipeline.slo_report import SloReport
 from cw_pipeline.slos import SLOS, longest_window, window_label
 from cw_pipeline.thresholds import State
 from cw_pipeline.windows import Window
-
-__all__ = ["burn_rates", "for_windows", "report", "slo_checks"]  # for_windows: the SLO assets place theirs alike
 
 
 def burn_rates(
